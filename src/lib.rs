@@ -1,0 +1,2 @@
+//! lvsd: a keepalived.conf-compatible load-balancer director.
+pub mod config;
