@@ -1,2 +1,3 @@
 //! lvsd: a keepalived.conf-compatible load-balancer director.
+pub mod cli;
 pub mod config;

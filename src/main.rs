@@ -1,1 +1,94 @@
-fn main() {}
+use clap::Parser;
+use lvsd::cli::{signum, Cli, Command};
+use lvsd::config::{self, LoadOptions};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// keepalived exits 5 (KEEPALIVED_EXIT_CONFIG) on configuration errors; scripts test for it.
+const EXIT_CONFIG: u8 = 5;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(name) = &cli.signum {
+        return match signum(name) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Unknown sigfunc {name}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Reload) = cli.command {
+        return reload(&cli);
+    }
+    let opts = LoadOptions {
+        config_id: cli
+            .config_id
+            .clone()
+            .unwrap_or_else(config::default_config_id),
+        check_machine: true,
+    };
+    let loaded = config::load(&cli.use_file, &opts);
+    let lines = loaded.render();
+    let mut sink: Box<dyn Write> = match &cli.config_test {
+        Some(Some(log)) => match std::fs::File::create(log) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("lvsd: cannot write {}: {e}", log.display());
+                Box::new(std::io::stderr())
+            }
+        },
+        _ => Box::new(std::io::stderr()),
+    };
+    for l in &lines {
+        let _ = writeln!(sink, "{l}");
+    }
+    let Some(cfg) = loaded.config else {
+        let n = loaded.errors().count();
+        let _ = writeln!(
+            sink,
+            "{}: {n} error{} in the configuration",
+            cli.use_file.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    if cli.dump_conf {
+        match serde_json::to_string_pretty(&cfg) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("lvsd: cannot render the configuration: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    if cli.config_test.is_some() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("lvsd: the daemon (IPVS, health checks, VRRP) is not built yet; use -t to check a configuration or --dump-conf to see it");
+    ExitCode::FAILURE
+}
+
+fn reload(cli: &Cli) -> ExitCode {
+    let pid_file = cli.pid.clone().unwrap_or_else(|| "/run/lvsd.pid".into());
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    let Some(pid) = pid else {
+        eprintln!("lvsd reload: cannot read a pid from {}", pid_file.display());
+        return ExitCode::FAILURE;
+    };
+    // SAFETY: kill(2) with a pid read from our pid file and a valid signal number has no memory effects.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        eprintln!(
+            "lvsd reload: cannot signal pid {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

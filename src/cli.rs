@@ -1,0 +1,134 @@
+//! The command line: keepalived's flags where they apply, so users can swap binaries.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lvsd",
+    version,
+    about = "Load-balancer director: IPVS, health checks and VRRP from a keepalived.conf"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        value_name = "FILE",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    pub use_file: PathBuf,
+
+    /// Check the configuration and exit: 0 when valid (warnings on stderr), 5 with the errors otherwise.
+    /// An optional LOG_FILE receives the diagnostics instead of stderr.
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1, require_equals = true)]
+    pub config_test: Option<Option<PathBuf>>,
+
+    /// Print the parsed configuration as JSON on stdout and exit.
+    #[arg(short = 'd', long = "dump-conf")]
+    pub dump_conf: bool,
+
+    /// Stay in the foreground (lvsd always does; accepted for compatibility).
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+
+    /// Log to the console (stderr).
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+
+    /// Syslog facility: 0-7 (local0-7), localN, user or daemon.
+    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
+    pub log_facility: Option<String>,
+
+    /// Don't log via syslog.
+    #[arg(short = 'G', long = "no-syslog")]
+    pub no_syslog: bool,
+
+    /// Run VRRP only (IPVS is never touched).
+    #[arg(short = 'P', long = "vrrp", conflicts_with = "check")]
+    pub vrrp: bool,
+
+    /// Run health checkers and IPVS only.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+
+    /// Pid file.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+
+    /// Config id selecting `@id` lines (default: the host name up to its first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
+
+    /// Print the signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON, and exit.
+    #[arg(long = "signum", value_name = "SIGFUNC")]
+    pub signum: Option<String>,
+
+    /// Serve /metrics and /status on this address (e.g. 127.0.0.1:9650).
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// keepalived flags without meaning for lvsd, accepted so init scripts keep working.
+    #[arg(short = 'R', long = "dont-respawn", hide = true)]
+    pub dont_respawn: bool,
+    #[arg(short = 'm', long = "core-dump", hide = true)]
+    pub core_dump: bool,
+    #[arg(short = 'B', long = "no_bfd", hide = true)]
+    pub no_bfd: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask a running lvsd to reload its configuration (SIGHUP to the pid in the pid file).
+    Reload,
+}
+
+/// keepalived's `--signum` table (glibc real-time signal numbering for JSON and STATS_CLEAR).
+pub fn signum(name: &str) -> Option<i32> {
+    Some(match name {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => libc::SIGRTMAX() - 1,
+        "JSON" => libc::SIGRTMIN() + 2,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_numbers_match_keepalived_on_linux() {
+        assert_eq!(signum("STOP"), Some(15));
+        assert_eq!(signum("RELOAD"), Some(1));
+        assert_eq!(signum("DATA"), Some(10));
+        assert_eq!(signum("STATS"), Some(12));
+        assert_eq!(signum("JSON"), Some(36));
+        assert_eq!(signum("STATS_CLEAR"), Some(63));
+        assert_eq!(signum("TDATA"), None);
+    }
+
+    #[test]
+    fn keepalived_command_lines_parse() {
+        let c = Cli::try_parse_from([
+            "lvsd", "-t", "-f", "/x.conf", "-i", "main", "-D", "-l", "-S", "7",
+        ])
+        .expect("parse");
+        assert_eq!(c.config_test, Some(None));
+        assert_eq!(c.use_file, PathBuf::from("/x.conf"));
+        let c = Cli::try_parse_from(["lvsd", "--config-test=/tmp/log", "--use-file=/y"])
+            .expect("parse");
+        assert_eq!(c.config_test, Some(Some(PathBuf::from("/tmp/log"))));
+        assert!(Cli::try_parse_from(["lvsd", "-P", "-C"]).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! From the keyword tree to the typed model: one module per family of blocks.
+
+mod addr;
+mod check;
+mod global;
+mod lvs;
+mod vrrp;
+
+pub use lvs::SCHEDULERS;
+
+use super::model::*;
+use super::tree::Node;
+use super::values::Ctx;
+
+/// Top-level blocks keepalived knows that lvsd reads without acting on.
+const UNSUPPORTED_BLOCKS: &[&str] = &[
+    "bfd_instance",
+    "garp_group",
+    "linkbeat_interfaces",
+    "track_group",
+    "interface_up_down_delays",
+    "SSL",
+];
+
+pub fn build(ctx: &mut Ctx, root: &[Node]) -> Config {
+    let mut cfg = Config {
+        global: Global::default(),
+        static_ipaddress: Vec::new(),
+        static_routes: Vec::new(),
+        static_rules: Vec::new(),
+        vrrp_scripts: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
+        sync_groups: Vec::new(),
+        vrrp_instances: Vec::new(),
+        virtual_server_groups: Vec::new(),
+        virtual_servers: Vec::new(),
+        unsupported_blocks: Vec::new(),
+    };
+    // global_defs first: instances take their defaults from it wherever it stands in the file.
+    for n in root.iter().filter(|n| n.kw() == "global_defs") {
+        global::build(ctx, n, &mut cfg.global);
+    }
+    let mut drafts = Vec::new();
+    for n in root {
+        match n.kw() {
+            "global_defs" => {}
+            "static_ipaddress" => cfg.static_ipaddress.extend(vrrp::addresses(ctx, n)),
+            "static_routes" => {
+                let routes: Vec<Route> = ctx
+                    .block(n)
+                    .iter()
+                    .filter_map(|r| addr::route(ctx, r))
+                    .collect();
+                cfg.static_routes.extend(routes);
+            }
+            "static_rules" => {
+                let rules: Vec<Rule> = ctx
+                    .block(n)
+                    .iter()
+                    .filter_map(|r| addr::rule(ctx, r))
+                    .collect();
+                cfg.static_rules.extend(rules);
+            }
+            "vrrp_script" => cfg.vrrp_scripts.push(vrrp::vrrp_script(ctx, n)),
+            "track_file" | "vrrp_track_file" => cfg.track_files.push(vrrp::track_file(ctx, n)),
+            "vrrp_track_process" => cfg.track_processes.push(vrrp::track_process(ctx, n)),
+            "vrrp_sync_group" => cfg.sync_groups.push(vrrp::sync_group(ctx, n)),
+            "vrrp_instance" => drafts.push(vrrp::vrrp_instance(ctx, n)),
+            "virtual_server_group" => cfg
+                .virtual_server_groups
+                .push(lvs::virtual_server_group(ctx, n)),
+            "virtual_server" => {
+                if let Some(vs) = lvs::virtual_server(ctx, n) {
+                    cfg.virtual_servers.push(vs);
+                }
+            }
+            // Top-level process settings keepalived takes outside global_defs.
+            "net_namespace"
+            | "net_namespace_ipvs"
+            | "namespace_with_ipsets"
+            | "instance"
+            | "use_pid_dir"
+            | "linkbeat_use_polling"
+            | "child_wait_time" => {
+                ctx.ignored(n);
+                cfg.global.ignored.push(n.kw().to_string());
+            }
+            kw if UNSUPPORTED_BLOCKS.contains(&kw) => {
+                ctx.ignored(n);
+                cfg.unsupported_blocks.push(kw.to_string());
+            }
+            _ => ctx.unknown(n, "the top level"),
+        }
+    }
+    cfg.vrrp_instances = drafts
+        .into_iter()
+        .map(|d| finish_instance(ctx, d, &cfg.global))
+        .collect();
+    cfg
+}
+
+/// Applies global defaults and the address family to an instance.
+fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpInstance {
+    let mut i = d.inst;
+    if !d.vrid_set {
+        ctx.err(
+            i.span,
+            format!(
+                "vrrp_instance {}: expected 'virtual_router_id N' (1-255)",
+                i.name
+            ),
+        );
+    }
+    let ipv6 = i
+        .virtual_ipaddress
+        .first()
+        .is_some_and(|a| a.addr.is_ipv6());
+    i.version = d.version.unwrap_or(if ipv6 { 3 } else { g.vrrp_version });
+    i.strict_mode = d.strict_mode.unwrap_or(g.vrrp_strict);
+    i.garp_master_delay = d.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay);
+    i.garp_master_repeat = d.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat);
+    i.garp_lower_prio_delay = d
+        .garp_lower_prio_delay
+        .or(g.vrrp_garp_lower_prio_delay)
+        .unwrap_or(i.garp_master_delay);
+    i.garp_lower_prio_repeat = d
+        .garp_lower_prio_repeat
+        .or(g.vrrp_garp_lower_prio_repeat)
+        .unwrap_or(i.garp_master_repeat);
+    i.garp_master_refresh = d.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh);
+    i.garp_master_refresh_repeat = d
+        .garp_master_refresh_repeat
+        .unwrap_or(g.vrrp_garp_master_refresh_repeat);
+    if g.vrrp_min_garp {
+        i.garp_master_repeat = d.garp_master_repeat.unwrap_or(1);
+        i.garp_master_delay = d.garp_master_delay.unwrap_or(Timer::secs(0));
+    }
+    i.lower_prio_no_advert = d
+        .lower_prio_no_advert
+        .or(g.vrrp_lower_prio_no_advert)
+        .unwrap_or(i.strict_mode);
+    i.higher_prio_send_advert = d
+        .higher_prio_send_advert
+        .or(g.vrrp_higher_prio_send_advert)
+        .unwrap_or(false);
+    i.skip_check_adv_addr = d.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
+    i.down_timer_adverts = d.down_timer_adverts.unwrap_or(g.vrrp_down_timer_adverts);
+    i.check_unicast_src |= g.vrrp_check_unicast_src;
+    if i.interface.is_none() {
+        ctx.warn(
+            i.span,
+            format!(
+                "vrrp_instance {}: no 'interface'; using default_interface {}",
+                i.name, g.default_interface
+            ),
+        );
+        i.interface = Some(g.default_interface.clone());
+    }
+    let at = d.advert_span.unwrap_or(i.span);
+    let micros = i.advert_int.0.as_micros();
+    if i.version == 2 {
+        if micros % 1_000_000 != 0 || micros == 0 {
+            ctx.err(at, format!("vrrp_instance {}: VRRPv2 advert_int must be whole seconds from 1 to 255 (use 'version 3' for sub-second adverts)", i.name));
+        }
+    } else if micros % 10_000 != 0 || !(10_000..=40_950_000).contains(&micros) {
+        ctx.err(at, format!("vrrp_instance {}: VRRPv3 advert_int must be from 0.01 to 40.95 seconds in steps of 0.01", i.name));
+    }
+    i
+}

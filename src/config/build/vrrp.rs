@@ -1,0 +1,618 @@
+//! vrrp_script, track_file, vrrp_track_process, vrrp_sync_group and vrrp_instance.
+
+use super::addr;
+use super::global::set;
+use crate::config::model::*;
+use crate::config::tree::Node;
+use crate::config::values::Ctx;
+
+fn name_arg(ctx: &mut Ctx, n: &Node, what: &str) -> String {
+    match n.args.first() {
+        Some(t) => {
+            ctx.extra(n, 1);
+            t.text.clone()
+        }
+        None => {
+            ctx.err(n.end_span(), format!("'{}': expected {what}", n.kw()));
+            String::new()
+        }
+    }
+}
+
+pub fn vrrp_script(ctx: &mut Ctx, node: &Node) -> VrrpScript {
+    let mut s = VrrpScript {
+        name: name_arg(ctx, node, "a script name"),
+        script: Script {
+            command: String::new(),
+            user: None,
+            group: None,
+        },
+        interval: Timer::secs(1),
+        timeout: None,
+        weight: 0,
+        reverse: false,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+        span: node.span(),
+    };
+    let mut have_script = false;
+    for n in ctx.block(node) {
+        match n.kw() {
+            "script" => {
+                if let Some(sc) = ctx.script(n) {
+                    s.script = sc;
+                    have_script = true;
+                }
+            }
+            "interval" => set(&mut s.interval, ctx.timer(n, 86400.0)),
+            "timeout" => s.timeout = ctx.timer(n, 86400.0),
+            "weight" => {
+                if let Some(t) =
+                    ctx.arg(n, 0, "a weight from -253 to 253, and optionally 'reverse'")
+                {
+                    set(&mut s.weight, ctx.int_in(n, t, -253, 253).map(|v| v as i32));
+                    s.reverse = reverse_flag(ctx, n, 1);
+                }
+            }
+            "rise" => set(&mut s.rise, ctx.u32v(n, 1, 1_000_000)),
+            "fall" => set(&mut s.fall, ctx.u32v(n, 1, 1_000_000)),
+            "user" => {
+                if let Some(u) = ctx.arg(n, 0, "a user name, and optionally a group") {
+                    s.script.user = Some(u.text.clone());
+                    s.script.group = n.args.get(1).map(|t| t.text.clone());
+                    ctx.extra(n, 2);
+                }
+            }
+            "init_fail" => set(&mut s.init_fail, ctx.flag(n)),
+            _ => ctx.unknown(n, "vrrp_script"),
+        }
+    }
+    if !have_script && node.block.is_some() {
+        ctx.err(
+            node.span(),
+            format!(
+                "vrrp_script {}: expected a 'script' line in its block",
+                s.name
+            ),
+        );
+    }
+    s
+}
+
+/// `[reverse|noreverse|no_reverse]` at argument `i`.
+fn reverse_flag(ctx: &mut Ctx, n: &Node, i: usize) -> bool {
+    match n.args.get(i).map(|t| t.text.as_str()) {
+        None => false,
+        Some("reverse") => {
+            ctx.extra(n, i + 1);
+            true
+        }
+        Some("noreverse" | "no_reverse") => {
+            ctx.extra(n, i + 1);
+            false
+        }
+        Some(other) => {
+            ctx.err(
+                n.args[i].span,
+                format!(
+                    "'{}': expected 'reverse' or 'noreverse' after the weight, found '{other}'",
+                    n.kw()
+                ),
+            );
+            false
+        }
+    }
+}
+
+pub fn track_file(ctx: &mut Ctx, node: &Node) -> TrackFile {
+    let mut f = TrackFile {
+        name: name_arg(ctx, node, "a track file name"),
+        file: String::new(),
+        weight: 1,
+        reverse: false,
+        init_file: None,
+        span: node.span(),
+    };
+    for n in ctx.block(node) {
+        match n.kw() {
+            "file" => set(&mut f.file, ctx.string(n, "a file path")),
+            "weight" => {
+                if let Some(t) = ctx.arg(n, 0, "a weight, and optionally 'reverse'") {
+                    set(
+                        &mut f.weight,
+                        ctx.int_in(n, t, -2_147_483_647, 2_147_483_647)
+                            .map(|v| v as i32),
+                    );
+                    f.reverse = reverse_flag(ctx, n, 1);
+                }
+            }
+            "init_file" => {
+                ctx.no_block(n);
+                let mut value = None;
+                let mut overwrite = false;
+                for t in &n.args {
+                    if t.text == "overwrite" {
+                        overwrite = true;
+                    } else {
+                        value = ctx.int_in(n, t, i64::from(i32::MIN), i64::from(i32::MAX));
+                    }
+                }
+                f.init_file = Some((value, overwrite));
+            }
+            _ => ctx.unknown(n, "track_file"),
+        }
+    }
+    if f.file.is_empty() && node.block.is_some() {
+        ctx.err(
+            node.span(),
+            format!("track_file {}: expected a 'file' line in its block", f.name),
+        );
+    }
+    f
+}
+
+pub fn track_process(ctx: &mut Ctx, node: &Node) -> TrackProcess {
+    let mut p = TrackProcess {
+        name: name_arg(ctx, node, "a name"),
+        process: Vec::new(),
+        param_match: None,
+        weight: 0,
+        reverse: false,
+        quorum: 1,
+        quorum_max: None,
+        delay: None,
+        full_command: false,
+        span: node.span(),
+    };
+    for n in ctx.block(node) {
+        match n.kw() {
+            "process" => {
+                if ctx
+                    .arg(n, 0, "a process name and optionally its parameters")
+                    .is_some()
+                {
+                    p.process = n.args.iter().map(|t| t.text.clone()).collect();
+                }
+            }
+            "param_match" => p.param_match = ctx.string(n, "initial or partial"),
+            "weight" => {
+                if let Some(t) = ctx.arg(n, 0, "a weight from -254 to 254") {
+                    set(&mut p.weight, ctx.int_in(n, t, -254, 254).map(|v| v as i32));
+                    p.reverse = reverse_flag(ctx, n, 1);
+                }
+            }
+            "quorum" => set(&mut p.quorum, ctx.u32v(n, 0, 65535)),
+            "quorum_max" => p.quorum_max = ctx.u32v(n, 0, 65535),
+            "delay" | "fork_delay" | "terminate_delay" => p.delay = ctx.timer(n, 86400.0),
+            "full_command" => set(&mut p.full_command, ctx.flag(n)),
+            _ => ctx.unknown(n, "vrrp_track_process"),
+        }
+    }
+    p
+}
+
+/// Lines of a track_* block: `NAME [weight N] [reverse|noreverse]`.
+fn tracks(ctx: &mut Ctx, node: &Node, min: i64, max: i64) -> Vec<Track> {
+    let mut out = Vec::new();
+    for n in ctx.block(node) {
+        ctx.no_block(n);
+        let mut t = Track {
+            name: n.kw().to_string(),
+            weight: None,
+            reverse: false,
+            span: n.span(),
+        };
+        let mut i = 0;
+        while i < n.args.len() {
+            match n.args[i].text.as_str() {
+                "weight" => {
+                    match n.args.get(i + 1) {
+                        Some(v) => {
+                            t.weight = ctx.int_in(n, v, min, max).map(|w| w as i32);
+                            i += 2;
+                        }
+                        None => {
+                            ctx.err(n.end_span(), format!("track {}: expected a number from {min} to {max} after 'weight'", t.name));
+                            i += 1;
+                        }
+                    }
+                }
+                "reverse" => {
+                    t.reverse = true;
+                    i += 1;
+                }
+                "noreverse" | "no_reverse" => i += 1,
+                other => {
+                    ctx.err(
+                        n.args[i].span,
+                        format!(
+                            "track {}: expected 'weight N' or 'reverse', found '{other}'",
+                            t.name
+                        ),
+                    );
+                    i += 1;
+                }
+            }
+        }
+        out.push(t);
+    }
+    out
+}
+
+fn notify_kw(ctx: &mut Ctx, n: &Node, notify: &mut Notify) -> bool {
+    match n.kw() {
+        "notify_master" => notify.master = ctx.script(n),
+        "notify_backup" => notify.backup = ctx.script(n),
+        "notify_fault" => notify.fault = ctx.script(n),
+        "notify_stop" => notify.stop = ctx.script(n),
+        "notify_deleted" => {
+            notify.deleted = if n.args.is_empty() {
+                Some(Script {
+                    command: String::new(),
+                    user: None,
+                    group: None,
+                })
+            } else {
+                ctx.script(n)
+            }
+        }
+        "notify" => notify.any = ctx.script(n),
+        "notify_master_rx_lower_pri" => notify.master_rx_lower_pri = ctx.script(n),
+        "notify_priority_changes" => notify.priority_changes = ctx.flag(n),
+        _ => return false,
+    }
+    true
+}
+
+pub fn sync_group(ctx: &mut Ctx, node: &Node) -> SyncGroup {
+    let mut g = SyncGroup {
+        name: name_arg(ctx, node, "a group name"),
+        group: Vec::new(),
+        track_interface: Vec::new(),
+        track_script: Vec::new(),
+        track_file: Vec::new(),
+        track_process: Vec::new(),
+        notify: Notify::default(),
+        smtp_alert: None,
+        global_tracking: false,
+        sync_group_tracking_weight: false,
+        span: node.span(),
+    };
+    for n in ctx.block(node) {
+        if notify_kw(ctx, n, &mut g.notify) {
+            continue;
+        }
+        match n.kw() {
+            "group" => {
+                for m in ctx.block(n) {
+                    ctx.none(m);
+                    g.group.push(m.kw().to_string());
+                }
+            }
+            "track_interface" => g.track_interface = tracks(ctx, n, -253, 253),
+            "track_script" => g.track_script = tracks(ctx, n, -253, 253),
+            "track_file" => g.track_file = tracks(ctx, n, -254, 254),
+            "track_process" => g.track_process = tracks(ctx, n, -254, 254),
+            "track_bfd" => ctx.ignored(n),
+            "smtp_alert" => g.smtp_alert = ctx.flag(n),
+            "global_tracking" => set(&mut g.global_tracking, ctx.flag(n)),
+            "sync_group_tracking_weight" => set(&mut g.sync_group_tracking_weight, ctx.flag(n)),
+            _ => ctx.unknown(n, "vrrp_sync_group"),
+        }
+    }
+    if g.group.is_empty() && node.block.is_some() {
+        ctx.err(
+            node.span(),
+            format!(
+                "vrrp_sync_group {}: expected a 'group {{ ... }}' naming its instances",
+                g.name
+            ),
+        );
+    }
+    g
+}
+
+/// What the instance block said, before global defaults and the address family decide the rest.
+pub struct InstanceDraft {
+    pub inst: VrrpInstance,
+    pub version: Option<u8>,
+    pub vrid_set: bool,
+    pub garp_master_delay: Option<Timer>,
+    pub garp_master_repeat: Option<u32>,
+    pub garp_lower_prio_delay: Option<Timer>,
+    pub garp_lower_prio_repeat: Option<u32>,
+    pub garp_master_refresh: Option<Timer>,
+    pub garp_master_refresh_repeat: Option<u32>,
+    pub lower_prio_no_advert: Option<bool>,
+    pub higher_prio_send_advert: Option<bool>,
+    pub strict_mode: Option<bool>,
+    pub skip_check_adv_addr: Option<bool>,
+    pub down_timer_adverts: Option<u32>,
+    pub advert_span: Option<crate::config::diag::Span>,
+}
+
+pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
+    let mut d = InstanceDraft {
+        inst: VrrpInstance {
+            name: name_arg(ctx, node, "an instance name"),
+            state: InitialState::Backup,
+            interface: None,
+            virtual_router_id: 0,
+            priority: 100,
+            advert_int: Timer::secs(1),
+            version: 2,
+            authentication: None,
+            virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            track_interface: Vec::new(),
+            track_script: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
+            dont_track_primary: false,
+            mcast_src_ip: None,
+            mcast_dst_ip: None,
+            unicast_src_ip: None,
+            unicast_peer: Vec::new(),
+            unicast_ttl: None,
+            unicast_fault_no_peer: false,
+            check_unicast_src: false,
+            v3_checksum_as_v2: false,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            native_ipv6: false,
+            garp_master_delay: Timer::secs(5),
+            garp_master_repeat: 5,
+            garp_lower_prio_delay: Timer::secs(5),
+            garp_lower_prio_repeat: 5,
+            garp_master_refresh: Timer::secs(0),
+            garp_master_refresh_repeat: 1,
+            garp_extra_if: None,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            accept: None,
+            nopreempt: false,
+            preempt_delay: Timer::secs(0),
+            strict_mode: false,
+            skip_check_adv_addr: false,
+            promote_secondaries: false,
+            notify: Notify::default(),
+            smtp_alert: None,
+            debug: 0,
+            linkbeat_use_polling: false,
+            sync_group: None,
+            span: node.span(),
+        },
+        version: None,
+        vrid_set: false,
+        garp_master_delay: None,
+        garp_master_repeat: None,
+        garp_lower_prio_delay: None,
+        garp_lower_prio_repeat: None,
+        garp_master_refresh: None,
+        garp_master_refresh_repeat: None,
+        lower_prio_no_advert: None,
+        higher_prio_send_advert: None,
+        strict_mode: None,
+        skip_check_adv_addr: None,
+        down_timer_adverts: None,
+        advert_span: None,
+    };
+    let i = &mut d.inst;
+    for n in ctx.block(node) {
+        if notify_kw(ctx, n, &mut i.notify) {
+            continue;
+        }
+        let kw = n.kw();
+        match kw {
+            "state" => {
+                if let Some(t) = ctx.one(n, "MASTER or BACKUP") {
+                    match t.text.to_ascii_uppercase().as_str() {
+                        "MASTER" => i.state = InitialState::Master,
+                        "BACKUP" => i.state = InitialState::Backup,
+                        _ => ctx.err(
+                            t.span,
+                            format!("'state': expected MASTER or BACKUP, found '{}'", t.text),
+                        ),
+                    }
+                }
+            }
+            "interface" => i.interface = ctx.string(n, "an interface name"),
+            "virtual_router_id" => {
+                if let Some(v) = ctx.u8v(n, 1, 255) {
+                    i.virtual_router_id = v;
+                }
+                d.vrid_set = true;
+            }
+            "priority" => set(&mut i.priority, ctx.u8v(n, 1, 255)),
+            "advert_int" => {
+                d.advert_span = n.args.first().map(|t| t.span);
+                set(&mut i.advert_int, ctx.timer(n, 255.0));
+            }
+            "version" => d.version = ctx.u8v(n, 2, 3),
+            "authentication" => i.authentication = authentication(ctx, n),
+            "virtual_ipaddress" => i.virtual_ipaddress = addresses(ctx, n),
+            "virtual_ipaddress_excluded" => i.virtual_ipaddress_excluded = addresses(ctx, n),
+            "virtual_routes" => {
+                i.virtual_routes = ctx
+                    .block(n)
+                    .iter()
+                    .filter_map(|r| addr::route(ctx, r))
+                    .collect()
+            }
+            "virtual_rules" => {
+                i.virtual_rules = ctx
+                    .block(n)
+                    .iter()
+                    .filter_map(|r| addr::rule(ctx, r))
+                    .collect()
+            }
+            "track_interface" => i.track_interface = tracks(ctx, n, -253, 253),
+            "track_script" => i.track_script = tracks(ctx, n, -253, 253),
+            "track_file" => i.track_file = tracks(ctx, n, -254, 254),
+            "track_process" => i.track_process = tracks(ctx, n, -254, 254),
+            "dont_track_primary" => set(&mut i.dont_track_primary, ctx.flag(n)),
+            "mcast_src_ip" => i.mcast_src_ip = ctx.ip(n),
+            "mcast_dst_ip" => i.mcast_dst_ip = ctx.ip(n),
+            "unicast_src_ip" => i.unicast_src_ip = ctx.ip(n),
+            "unicast_peer" => i.unicast_peer = peers(ctx, n),
+            "unicast_ttl" => i.unicast_ttl = ctx.u8v(n, 0, 255),
+            "unicast_fault_no_peer" => set(&mut i.unicast_fault_no_peer, ctx.flag(n)),
+            "check_unicast_src" => set(&mut i.check_unicast_src, ctx.flag(n)),
+            "old_unicast_checksum" | "v3_checksum_as_v2" => {
+                ctx.no_block(n);
+                i.v3_checksum_as_v2 = n.args.first().map(|t| t.text.as_str()) != Some("never");
+            }
+            "use_vmac" => {
+                ctx.no_block(n);
+                ctx.extra(n, 2);
+                i.use_vmac = Some(UseVmac {
+                    name: n.args.first().map(|t| t.text.clone()),
+                    mac: n.args.get(1).map(|t| t.text.clone()),
+                });
+            }
+            "vmac_xmit_base" => set(&mut i.vmac_xmit_base, ctx.flag(n)),
+            "native_ipv6" => set(&mut i.native_ipv6, ctx.flag(n)),
+            "garp_master_delay" => d.garp_master_delay = ctx.timer(n, 86400.0),
+            "garp_master_repeat" => d.garp_master_repeat = ctx.u32v(n, 0, 1_000_000),
+            "garp_lower_prio_delay" => d.garp_lower_prio_delay = ctx.timer(n, 86400.0),
+            "garp_lower_prio_repeat" => d.garp_lower_prio_repeat = ctx.u32v(n, 0, 1_000_000),
+            "garp_master_refresh" => d.garp_master_refresh = ctx.timer(n, 86400.0),
+            "garp_master_refresh_repeat" => {
+                d.garp_master_refresh_repeat = ctx.u32v(n, 0, 1_000_000)
+            }
+            "garp_extra_if" => {
+                ctx.no_block(n);
+                let all = n.args.first().is_some_and(|t| t.text == "all");
+                let idx = usize::from(all);
+                match n.args.get(idx) {
+                    Some(t) => {
+                        i.garp_extra_if = ctx.int_in(n, t, 0, 86400).map(|v| (all, v as u32))
+                    }
+                    None => ctx.err(n.end_span(), "'garp_extra_if': expected [all] SECONDS"),
+                }
+            }
+            "down_timer_adverts" => d.down_timer_adverts = ctx.u32v(n, 1, 100),
+            "lower_prio_no_advert" => d.lower_prio_no_advert = ctx.flag(n),
+            "higher_prio_send_advert" => d.higher_prio_send_advert = ctx.flag(n),
+            "accept" => {
+                ctx.none(n);
+                i.accept = Some(true);
+            }
+            "no_accept" => {
+                ctx.none(n);
+                i.accept = Some(false);
+            }
+            "nopreempt" => {
+                ctx.none(n);
+                i.nopreempt = true;
+            }
+            "preempt" => {
+                ctx.none(n);
+                i.nopreempt = false;
+            }
+            "preempt_delay" => set(&mut i.preempt_delay, ctx.timer(n, 1000.0)),
+            "strict_mode" => d.strict_mode = ctx.flag(n),
+            "skip_check_adv_addr" => d.skip_check_adv_addr = ctx.flag(n),
+            "promote_secondaries" => set(&mut i.promote_secondaries, ctx.flag(n)),
+            "smtp_alert" => i.smtp_alert = ctx.flag(n),
+            "debug" => set(
+                &mut i.debug,
+                if n.args.is_empty() {
+                    Some(1)
+                } else {
+                    ctx.u8v(n, 0, 4)
+                },
+            ),
+            "linkbeat_use_polling" => set(&mut i.linkbeat_use_polling, ctx.flag(n)),
+            "lvs_sync_daemon_interface" => {
+                ctx.warn(n.span(), "'lvs_sync_daemon_interface' is obsolete; use 'lvs_sync_daemon IF inst NAME' in global_defs");
+            }
+            "vrf" | "use_vmac_addr" | "use_ipvlan" | "track_bfd" | "track_src_ip"
+            | "kernel_rx_buf_size" => ctx.ignored(n),
+            _ => ctx.unknown(n, &format!("vrrp_instance {}", i.name)),
+        }
+    }
+    d
+}
+
+fn authentication(ctx: &mut Ctx, node: &Node) -> Option<Authentication> {
+    let mut a = Authentication {
+        auth_type: None,
+        auth_pass: None,
+    };
+    for n in ctx.block(node) {
+        match n.kw() {
+            "auth_type" => {
+                if let Some(t) = ctx.one(n, "PASS or AH") {
+                    match t.text.to_ascii_uppercase().as_str() {
+                        "PASS" => a.auth_type = Some(AuthType::Pass),
+                        "AH" => a.auth_type = Some(AuthType::Ah),
+                        _ => ctx.err(
+                            t.span,
+                            format!("'auth_type': expected PASS or AH, found '{}'", t.text),
+                        ),
+                    }
+                }
+            }
+            "auth_pass" => {
+                if let Some(t) = ctx.one(n, "a password (up to 8 characters)") {
+                    if t.text.len() > 8 {
+                        ctx.warn(t.span, "'auth_pass': only the first 8 characters are used (as keepalived does)");
+                    }
+                    a.auth_pass = Some(t.text.chars().take(8).collect());
+                }
+            }
+            _ => ctx.unknown(n, "authentication"),
+        }
+    }
+    Some(a)
+}
+
+pub fn addresses(ctx: &mut Ctx, node: &Node) -> Vec<IpAddress> {
+    ctx.block(node)
+        .iter()
+        .filter_map(|n| addr::ip_address(ctx, n))
+        .collect()
+}
+
+fn peers(ctx: &mut Ctx, node: &Node) -> Vec<UnicastPeer> {
+    let mut out = Vec::new();
+    for n in ctx.block(node) {
+        ctx.no_block(n);
+        let Some(a) = crate::config::values::parse_ip(n.kw()) else {
+            ctx.err(
+                n.span(),
+                format!("unicast_peer: expected an IP address, found '{}'", n.kw()),
+            );
+            continue;
+        };
+        let mut p = UnicastPeer {
+            addr: a,
+            min_ttl: None,
+            max_ttl: None,
+        };
+        let mut k = 0;
+        while k < n.args.len() {
+            let key = &n.args[k];
+            let v = n.args.get(k + 1);
+            match (key.text.as_str(), v) {
+                ("min_ttl", Some(v)) => p.min_ttl = ctx.int_in(n, v, 0, 255).map(|x| x as u8),
+                ("max_ttl", Some(v)) => p.max_ttl = ctx.int_in(n, v, 0, 255).map(|x| x as u8),
+                _ => ctx.err(
+                    key.span,
+                    format!(
+                        "unicast_peer {a}: expected 'min_ttl N' or 'max_ttl N', found '{}'",
+                        key.text
+                    ),
+                ),
+            }
+            k += 2;
+        }
+        out.push(p);
+    }
+    out
+}

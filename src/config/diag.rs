@@ -1,0 +1,126 @@
+//! Diagnostics: every error and warning names `file:line:col` and what was expected.
+
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Index of a file in the [`SourceMap`].
+pub type FileId = u32;
+
+/// A place in the configuration: file, 1-based line and 1-based column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Span {
+    pub file: FileId,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// The files read while loading one configuration, so spans stay small.
+#[derive(Debug, Default, Clone)]
+pub struct SourceMap {
+    files: Vec<PathBuf>,
+}
+
+impl SourceMap {
+    pub fn add(&mut self, path: &Path) -> FileId {
+        self.files.push(path.to_path_buf());
+        (self.files.len() - 1) as FileId
+    }
+
+    pub fn path(&self, id: FileId) -> &Path {
+        self.files
+            .get(id as usize)
+            .map(PathBuf::as_path)
+            .unwrap_or_else(|| Path::new("<unknown>"))
+    }
+
+    /// `file:line:col` for a span.
+    pub fn place(&self, span: Span) -> String {
+        format!(
+            "{}:{}:{}",
+            self.path(span.file).display(),
+            span.line,
+            span.col
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub span: Span,
+    pub message: String,
+}
+
+/// A diagnostic rendered with its file name, ready to print.
+pub struct Rendered<'a> {
+    diag: &'a Diagnostic,
+    sources: &'a SourceMap,
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.diag.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}: {}: {}",
+            self.sources.place(self.diag.span),
+            kind,
+            self.diag.message
+        )
+    }
+}
+
+impl Diagnostic {
+    pub fn render<'a>(&'a self, sources: &'a SourceMap) -> Rendered<'a> {
+        Rendered {
+            diag: self,
+            sources,
+        }
+    }
+}
+
+/// Collects diagnostics while a configuration is read.
+#[derive(Debug, Default)]
+pub struct Diags {
+    pub list: Vec<Diagnostic>,
+}
+
+impl Diags {
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.list.push(Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+        });
+    }
+
+    pub fn warn(&mut self, span: Span, message: impl Into<String>) {
+        self.list.push(Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+        });
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.list.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.list
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+}

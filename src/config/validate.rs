@@ -1,0 +1,384 @@
+//! Checks across blocks: references between them, duplicates, and settings that only make sense
+//! together. Errors are for what cannot work; questionable but usable settings are warnings.
+
+use super::diag::Span;
+use super::model::*;
+use super::values::Ctx;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
+    names_unique(
+        ctx,
+        cfg.vrrp_scripts.iter().map(|s| (s.name.as_str(), s.span)),
+        "vrrp_script",
+    );
+    names_unique(
+        ctx,
+        cfg.track_files.iter().map(|s| (s.name.as_str(), s.span)),
+        "track_file",
+    );
+    names_unique(
+        ctx,
+        cfg.vrrp_instances.iter().map(|s| (s.name.as_str(), s.span)),
+        "vrrp_instance",
+    );
+    names_unique(
+        ctx,
+        cfg.sync_groups.iter().map(|s| (s.name.as_str(), s.span)),
+        "vrrp_sync_group",
+    );
+    names_unique(
+        ctx,
+        cfg.virtual_server_groups
+            .iter()
+            .map(|s| (s.name.as_str(), s.span)),
+        "virtual_server_group",
+    );
+    instances(ctx, cfg, check_machine);
+    sync_groups(ctx, cfg);
+    virtual_servers(ctx, cfg);
+    if let Some(d) = &cfg.global.lvs_sync_daemon {
+        if let Some(inst) = &d.instance {
+            if !cfg.vrrp_instances.iter().any(|i| &i.name == inst) {
+                ctx.err(
+                    Span::default(),
+                    format!("lvs_sync_daemon: vrrp_instance '{inst}' is not defined"),
+                );
+            }
+        }
+    }
+    let used: HashSet<&str> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| i.track_script.iter())
+        .chain(cfg.sync_groups.iter().flat_map(|g| g.track_script.iter()))
+        .map(|t| t.name.as_str())
+        .collect();
+    for s in &cfg.vrrp_scripts {
+        if !used.contains(s.name.as_str()) {
+            ctx.warn(s.span, format!("vrrp_script {} is not tracked by any vrrp_instance or sync group; it will not run", s.name));
+        }
+    }
+}
+
+fn names_unique<'a>(ctx: &mut Ctx, items: impl Iterator<Item = (&'a str, Span)>, what: &str) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (name, span) in items {
+        if let Some(first) = seen.get(name) {
+            ctx.err(
+                span,
+                format!(
+                    "{what} {name} is defined twice (first at line {})",
+                    first.line
+                ),
+            );
+        } else {
+            seen.insert(name, span);
+        }
+    }
+}
+
+fn interface_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
+    let scripts: HashSet<&str> = cfg.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+    let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
+    let procs: HashSet<&str> = cfg
+        .track_processes
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut vrids: HashMap<(String, u8, bool), (String, Span)> = HashMap::new();
+    for i in &cfg.vrrp_instances {
+        let name = &i.name;
+        for t in &i.track_script {
+            if !scripts.contains(t.name.as_str()) {
+                ctx.err(
+                    t.span,
+                    format!(
+                        "vrrp_instance {name}: track_script '{}' names no vrrp_script",
+                        t.name
+                    ),
+                );
+            }
+        }
+        for t in &i.track_file {
+            if !files.contains(t.name.as_str()) {
+                ctx.err(
+                    t.span,
+                    format!(
+                        "vrrp_instance {name}: track_file '{}' names no track_file block",
+                        t.name
+                    ),
+                );
+            }
+        }
+        for t in &i.track_process {
+            if !procs.contains(t.name.as_str()) {
+                ctx.err(
+                    t.span,
+                    format!(
+                        "vrrp_instance {name}: track_process '{}' names no vrrp_track_process",
+                        t.name
+                    ),
+                );
+            }
+        }
+        if check_machine {
+            let ifs = i
+                .interface
+                .iter()
+                .map(|n| (n.as_str(), i.span))
+                .chain(i.track_interface.iter().map(|t| (t.name.as_str(), t.span)));
+            for (ifname, span) in ifs {
+                if !interface_exists(ifname) {
+                    ctx.warn(span, format!("vrrp_instance {name}: interface {ifname} does not exist on this machine"));
+                }
+            }
+        }
+        let ipv6 = i
+            .virtual_ipaddress
+            .first()
+            .is_some_and(|a| a.addr.is_ipv6());
+        for a in i.virtual_ipaddress.iter().skip(1) {
+            if a.addr.is_ipv6() != ipv6 {
+                ctx.warn(a.span, format!("vrrp_instance {name}: {} is not of the instance's address family; it is not advertised (put it in virtual_ipaddress_excluded)", a.addr));
+            }
+        }
+        if ipv6 && i.version == 2 {
+            if i.strict_mode {
+                ctx.err(i.span, format!("vrrp_instance {name}: IPv6 virtual addresses need VRRP version 3 in strict mode"));
+            } else {
+                ctx.warn(
+                    i.span,
+                    format!(
+                        "vrrp_instance {name}: VRRPv2 over IPv6 is not standard; use 'version 3'"
+                    ),
+                );
+            }
+        }
+        if let Some(vrid_key) = i
+            .interface
+            .clone()
+            .map(|ifn| (ifn, i.virtual_router_id, ipv6))
+        {
+            if let Some((other, _)) = vrids.get(&vrid_key) {
+                ctx.err(i.span, format!(
+                    "vrrp_instance {name}: virtual_router_id {} is already used by {other} on {} for the same address family",
+                    i.virtual_router_id, vrid_key.0
+                ));
+            } else {
+                vrids.insert(vrid_key, (name.clone(), i.span));
+            }
+        }
+        if let Some(a) = &i.authentication {
+            if a.auth_type.is_some() && a.auth_pass.is_none() {
+                ctx.warn(i.span, format!("vrrp_instance {name}: auth_type without auth_pass: an empty password is used"));
+            }
+            if a.auth_type.is_none() && a.auth_pass.is_some() {
+                ctx.warn(i.span, format!("vrrp_instance {name}: auth_pass without auth_type: no authentication is used"));
+            }
+            if i.version == 3 && a.auth_type.is_some() {
+                ctx.warn(i.span, format!("vrrp_instance {name}: VRRPv3 has no authentication; the authentication block is ignored"));
+            }
+        }
+        if i.nopreempt && i.state == InitialState::Master {
+            ctx.warn(
+                i.span,
+                format!("vrrp_instance {name}: nopreempt only works with 'state BACKUP'"),
+            );
+        }
+        if let Some(src) = i.unicast_src_ip {
+            for p in &i.unicast_peer {
+                if p.addr.is_ipv4() != src.is_ipv4() {
+                    ctx.err(i.span, format!("vrrp_instance {name}: unicast_peer {} and unicast_src_ip {src} are of different address families", p.addr));
+                }
+            }
+        }
+        if i.strict_mode {
+            let mut strict = |cond: bool, what: &str| {
+                if cond {
+                    ctx.err(i.span, format!("vrrp_instance {name}: strict mode: {what}"));
+                }
+            };
+            strict(
+                i.virtual_ipaddress.is_empty(),
+                "at least one virtual_ipaddress is needed",
+            );
+            strict(!i.unicast_peer.is_empty(), "unicast peers are not allowed");
+            strict(
+                i.authentication
+                    .as_ref()
+                    .is_some_and(|a| a.auth_type.is_some()),
+                "authentication is not allowed",
+            );
+            strict(!i.preempt_delay.0.is_zero(), "preempt_delay is not allowed");
+            strict(
+                (i.state == InitialState::Master) != (i.priority == 255),
+                "state MASTER if and only if priority is 255",
+            );
+            strict(
+                i.version == 2 && i.accept == Some(true),
+                "accept cannot be set for VRRPv2",
+            );
+        }
+        if i.virtual_ipaddress.is_empty() {
+            ctx.warn(
+                i.span,
+                format!("vrrp_instance {name}: no virtual_ipaddress"),
+            );
+        }
+    }
+}
+
+fn sync_groups(ctx: &mut Ctx, cfg: &mut Config) {
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    for g in &cfg.sync_groups {
+        for m in &g.group {
+            if !cfg.vrrp_instances.iter().any(|i| &i.name == m) {
+                ctx.err(
+                    g.span,
+                    format!(
+                        "vrrp_sync_group {}: vrrp_instance '{m}' is not defined",
+                        g.name
+                    ),
+                );
+            } else if let Some(other) = member_of.get(m) {
+                ctx.err(
+                    g.span,
+                    format!(
+                        "vrrp_sync_group {}: vrrp_instance '{m}' is already in sync group {other}",
+                        g.name
+                    ),
+                );
+            } else {
+                member_of.insert(m.clone(), g.name.clone());
+            }
+        }
+        if g.group.len() == 1 {
+            ctx.warn(
+                g.span,
+                format!("vrrp_sync_group {} has only one instance", g.name),
+            );
+        }
+    }
+    for i in &mut cfg.vrrp_instances {
+        i.sync_group = member_of.get(&i.name).cloned();
+    }
+}
+
+fn family(a: IpAddr) -> &'static str {
+    if a.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+fn virtual_servers(ctx: &mut Ctx, cfg: &Config) {
+    let groups: HashMap<&str, &VirtualServerGroup> = cfg
+        .virtual_server_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g))
+        .collect();
+    let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for vs in &cfg.virtual_servers {
+        let (label, vip_family) = match &vs.key {
+            VsKey::Addr { ip, port } => (
+                format!("{} {ip}:{port}", vs.protocol.name()),
+                Some(ip.is_ipv4()),
+            ),
+            VsKey::Fwmark { mark } => (format!("fwmark {mark}"), None),
+            VsKey::Group { name } => {
+                let fam = match groups.get(name.as_str()) {
+                    None => {
+                        ctx.err(
+                            vs.span,
+                            format!(
+                                "virtual_server group {name}: no virtual_server_group of that name"
+                            ),
+                        );
+                        None
+                    }
+                    Some(g) => g.entries.iter().find_map(|e| match e {
+                        VsgEntry::Range { first, .. } => Some(first.is_ipv4()),
+                        VsgEntry::Fwmark { .. } => None,
+                    }),
+                };
+                (format!("group {name} {}", vs.protocol.name()), fam)
+            }
+        };
+        if let Some(first) = seen.get(&label) {
+            ctx.err(
+                vs.span,
+                format!(
+                    "virtual_server {label} is defined twice (first at line {})",
+                    first.line
+                ),
+            );
+        } else {
+            seen.insert(label.clone(), vs.span);
+        }
+        if let (Some(g), Some(v4)) = (&vs.persistence_granularity, vip_family) {
+            let is_mask = g.contains('.');
+            if is_mask != v4 {
+                ctx.err(vs.span, format!("virtual_server {label}: persistence_granularity {g} does not fit the address family (IPv4 takes a netmask, IPv6 a prefix length)"));
+            }
+        }
+        let mut rs_seen: HashSet<(IpAddr, u16)> = HashSet::new();
+        let mut total_weight: u64 = 0;
+        for rs in &vs.real_servers {
+            if !rs_seen.insert((rs.ip, rs.port)) {
+                ctx.err(
+                    rs.span,
+                    format!(
+                        "virtual_server {label}: real_server {}:{} is listed twice",
+                        rs.ip, rs.port
+                    ),
+                );
+            }
+            total_weight += u64::from(rs.weight);
+            let tunnel = matches!(rs.lvs_method, LvsMethod::Tun { .. });
+            if let Some(v4) = vip_family {
+                if !tunnel && rs.ip.is_ipv4() != v4 {
+                    ctx.err(rs.span, format!(
+                        "virtual_server {label}: real_server {} is {} but the service is not; only TUN forwarding may mix families",
+                        rs.ip,
+                        family(rs.ip)
+                    ));
+                }
+            }
+            for c in &rs.checkers {
+                if let CheckKind::File { track_file, .. } = &c.kind {
+                    if !files.contains(track_file.as_str()) {
+                        ctx.err(
+                            c.span,
+                            format!(
+                                "FILE_CHECK: track_file '{track_file}' names no track_file block"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total_weight {
+            ctx.warn(vs.span, format!(
+                "virtual_server {label}: quorum {} is above the total weight {total_weight} of its real servers; it can never be reached",
+                vs.quorum
+            ));
+        }
+        if vs.hysteresis >= vs.quorum && vs.hysteresis > 0 {
+            ctx.warn(
+                vs.span,
+                format!(
+                    "virtual_server {label}: hysteresis {} is not below quorum {}",
+                    vs.hysteresis, vs.quorum
+                ),
+            );
+        }
+    }
+}
