@@ -96,7 +96,7 @@ impl Piece {
     }
 
     /// The piece from character `n` on.
-    fn from_char(&self, n: usize) -> Piece {
+    fn tail_from(&self, n: usize) -> Piece {
         let text: String = self.text.chars().skip(n).collect();
         Piece {
             text,
@@ -262,7 +262,7 @@ impl<'a> Preprocessor<'a> {
             return None;
         }
         if (id == self.config_id) != negate {
-            let p = piece.from_char(consumed).trimmed();
+            let p = piece.tail_from(consumed).trimmed();
             if p.text.is_empty() {
                 None
             } else {
@@ -399,7 +399,7 @@ impl<'a> Preprocessor<'a> {
         let inner = &after_kw[..close];
         let head_chars =
             piece.text.chars().count() - after_kw.chars().count() + inner.chars().count() + 1;
-        let rest = piece.from_char(head_chars);
+        let rest = piece.tail_from(head_chars);
         let rows: Vec<(Vec<String>, Vec<String>)> = if kind == "LST" {
             match parse_list(inner) {
                 Ok(r) => r,
@@ -534,7 +534,8 @@ impl<'a> Preprocessor<'a> {
                 let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
                 let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
                 let (lo, hi) = if min <= max { (min, max) } else { (max, min) };
-                (lo + self.next_random() % (hi - lo + 1).max(1)).to_string()
+                let span = (hi - lo).saturating_add(1);
+                (lo + self.next_random() % span).to_string()
             }
             _ => return None,
         };
@@ -650,17 +651,18 @@ fn parse_seq(inner: &str, hex: bool) -> Result<Rows, String> {
     if step == 0 {
         return Err("step must not be 0".into());
     }
+    let (start, step, end) = (i128::from(start), i128::from(step), i128::from(end));
     let count = if (step > 0 && end < start) || (step < 0 && end > start) {
         0
     } else {
         (end - start).unsigned_abs() / step.unsigned_abs() + 1
     };
-    if count > MAX_SEQ_LINES {
+    if count > u128::from(MAX_SEQ_LINES) {
         return Err(format!(
             "would repeat {count} times, more than {MAX_SEQ_LINES}"
         ));
     }
-    Ok((0..count as i64)
+    Ok((0..count as i128)
         .map(|k| {
             let v = start + k * step;
             let s = if hex {

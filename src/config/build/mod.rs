@@ -160,10 +160,10 @@ fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpIns
     let at = d.advert_span.unwrap_or(i.span);
     let micros = i.advert_int.0.as_micros();
     if i.version == 2 {
-        if micros % 1_000_000 != 0 || micros == 0 {
+        if !micros.is_multiple_of(1_000_000) || micros == 0 {
             ctx.err(at, format!("vrrp_instance {}: VRRPv2 advert_int must be whole seconds from 1 to 255 (use 'version 3' for sub-second adverts)", i.name));
         }
-    } else if micros % 10_000 != 0 || !(10_000..=40_950_000).contains(&micros) {
+    } else if !micros.is_multiple_of(10_000) || !(10_000..=40_950_000).contains(&micros) {
         ctx.err(at, format!("vrrp_instance {}: VRRPv3 advert_int must be from 0.01 to 40.95 seconds in steps of 0.01", i.name));
     }
     i

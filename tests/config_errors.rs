@@ -1,0 +1,86 @@
+//! A corpus of broken configurations (tests/configs/broken), each naming in its first line the exact
+//! `line:col` and message its error must have: `! expect LINE:COL MESSAGE-PART`.
+
+use lvsd::config::{load, LoadOptions, Severity};
+use std::path::PathBuf;
+
+fn opts() -> LoadOptions {
+    LoadOptions {
+        config_id: "test".into(),
+        check_machine: false,
+    }
+}
+
+#[test]
+fn every_broken_config_fails_at_the_expected_place() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/configs/broken");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("broken corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "the corpus shrank: {}", files.len());
+    let mut failures = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let head = text.lines().next().unwrap_or_default();
+        let spec = head
+            .strip_prefix("! expect ")
+            .unwrap_or_else(|| panic!("{}: no '! expect' line", f.display()));
+        let (place, message) = spec.split_once(' ').expect("LINE:COL MESSAGE");
+        let (line, col) = place.split_once(':').expect("LINE:COL");
+        let (line, col): (u32, u32) = (line.parse().expect("line"), col.parse().expect("col"));
+        let loaded = load(f, &opts());
+        let rendered = loaded.render();
+        if loaded.config.is_some() {
+            failures.push(format!(
+                "{}: accepted, expected an error\n  {}",
+                f.display(),
+                rendered.join("\n  ")
+            ));
+            continue;
+        }
+        let hit = loaded.diagnostics.iter().any(|d| {
+            d.severity == Severity::Error
+                && d.span.line == line
+                && d.span.col == col
+                && d.message.contains(message)
+                && loaded.sources.path(d.span.file) == f.as_path()
+        });
+        if !hit {
+            failures.push(format!(
+                "{}: no error at {line}:{col} containing {message:?}; got:\n  {}",
+                f.display(),
+                rendered.join("\n  ")
+            ));
+        }
+        // The rendered form is what users see: file:line:col first.
+        let expected_prefix = format!("{}:{line}:{col}: error: ", f.display());
+        if hit && !rendered.iter().any(|r| r.starts_with(&expected_prefix)) {
+            failures.push(format!(
+                "{}: rendering lacks {expected_prefix:?}",
+                f.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_binary_exits_5_and_names_the_place() {
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/configs/broken/vrid-out-of-range.conf");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&f)
+        .output()
+        .expect("run lvsd");
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:5:23: error:", f.display())),
+        "{err}"
+    );
+}
