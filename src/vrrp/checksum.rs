@@ -28,7 +28,7 @@ pub enum ChecksumMode {
 pub struct Sum(u32);
 
 impl Sum {
-    pub fn add(mut self, bytes: &[u8]) -> Sum {
+    pub fn bytes(mut self, bytes: &[u8]) -> Sum {
         let mut chunks = bytes.chunks_exact(2);
         for c in &mut chunks {
             self.0 += u32::from(u16::from_be_bytes([c[0], c[1]]));
@@ -62,7 +62,7 @@ pub fn vrrp_checksum(msg: &[u8], pseudo: Option<(IpAddr, IpAddr)>) -> u16 {
     if let Some((src, dst)) = pseudo {
         sum = add_pseudo_header(sum, src, dst, msg.len());
     }
-    sum.add(msg).finish()
+    sum.bytes(msg).finish()
 }
 
 /// Adds the pseudo-header of RFC 5798 section 5.2.8 (IPv4 as in RFC 768, IPv6 as in RFC 8200).
@@ -71,17 +71,17 @@ fn add_pseudo_header(sum: Sum, src: IpAddr, dst: IpAddr, len: usize) -> Sum {
     match (src, dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let len = u32::try_from(len).unwrap_or(u32::MAX);
-            sum.add(&s.octets())
-                .add(&d.octets())
-                .add(&len.to_be_bytes())
-                .add(&[0, 0, 0, IPPROTO_VRRP])
+            sum.bytes(&s.octets())
+                .bytes(&d.octets())
+                .bytes(&len.to_be_bytes())
+                .bytes(&[0, 0, 0, IPPROTO_VRRP])
         }
         _ => {
             let len = u16::try_from(len).unwrap_or(u16::MAX);
-            sum.add(&addr_bytes(src))
-                .add(&addr_bytes(dst))
-                .add(&[0, IPPROTO_VRRP])
-                .add(&len.to_be_bytes())
+            sum.bytes(&addr_bytes(src))
+                .bytes(&addr_bytes(dst))
+                .bytes(&[0, IPPROTO_VRRP])
+                .bytes(&len.to_be_bytes())
         }
     }
 }
@@ -117,13 +117,13 @@ mod tests {
         // RFC 1071 section 3 example: words 0001 f203 f4f5 f6f7 sum to ddf2 (folded),
         // so the checksum is its complement 220d.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-        assert_eq!(Sum::default().add(&data).finish(), !0xddf2u16);
+        assert_eq!(Sum::default().bytes(&data).finish(), !0xddf2u16);
     }
 
     #[test]
     fn odd_length_pads_right() {
         // [0xab] is the word 0xab00.
-        assert_eq!(Sum::default().add(&[0xab]).finish(), !0xab00u16);
+        assert_eq!(Sum::default().bytes(&[0xab]).finish(), !0xab00u16);
     }
 
     #[test]
