@@ -253,13 +253,13 @@ fn encode_refuses_what_the_fields_cannot_hold() {
 fn arb_advert() -> impl Strategy<Value = (Advert, Family)> {
     let v4 = prop::collection::vec(any::<[u8; 4]>(), 0..20).prop_map(|v| {
         (
-            v.into_iter().map(|o| IpAddr::from(o)).collect::<Vec<_>>(),
+            v.into_iter().map(IpAddr::from).collect::<Vec<_>>(),
             Family::V4,
         )
     });
     let v6 = prop::collection::vec(any::<[u8; 16]>(), 0..20).prop_map(|v| {
         (
-            v.into_iter().map(|o| IpAddr::from(o)).collect::<Vec<_>>(),
+            v.into_iter().map(IpAddr::from).collect::<Vec<_>>(),
             Family::V6,
         )
     });
