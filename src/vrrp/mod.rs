@@ -3,3 +3,6 @@
 
 pub mod checksum;
 pub mod packet;
+pub mod params;
+pub mod timers;
+pub mod validate;
