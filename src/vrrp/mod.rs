@@ -2,7 +2,14 @@
 //! machine, tracking and sync groups. Sockets, addresses and timers live in the shell.
 
 pub mod checksum;
+pub mod garp;
 pub mod packet;
 pub mod params;
+pub mod state;
+pub mod sync;
 pub mod timers;
+pub mod track;
 pub mod validate;
+
+pub use params::InstanceParams;
+pub use state::{Action, Input, Instance, State};
