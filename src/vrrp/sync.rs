@@ -149,3 +149,196 @@ impl SyncGroup {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::params::InstanceParams;
+    use crate::vrrp::state::{Action, Input, Instance};
+    use crate::vrrp::track::{Kind, Status, Tracker};
+    use std::time::{Duration, Instant};
+
+    /// Two instances on one router, grouped as VG_1, plus the group; feeds inputs and
+    /// applies the group's commands the way the integrator must.
+    struct Router {
+        now: Instant,
+        vis: Vec<Instance>,
+        group: SyncGroup,
+        actions: Vec<(usize, Action)>,
+    }
+
+    impl Router {
+        fn new() -> Router {
+            let mk = |name: &str, vrid: u8, vip: &str| {
+                let p = InstanceParams::new(
+                    name,
+                    vrid,
+                    "10.0.0.1".parse().unwrap(),
+                    vec![vip.parse().unwrap()],
+                );
+                Instance::new(p)
+            };
+            Router {
+                now: Instant::now(),
+                vis: vec![mk("VI_1", 1, "10.0.0.100"), mk("VI_2", 2, "10.0.1.100")],
+                group: SyncGroup::new("VG_1", &["VI_1", "VI_2"]),
+                actions: Vec::new(),
+            }
+        }
+
+        fn feed(&mut self, idx: usize, input: Input) {
+            let mut queue = vec![(idx, input)];
+            while let Some((i, input)) = queue.pop() {
+                let acts = self.vis[i].handle(self.now, input);
+                self.actions.extend(acts.into_iter().map(|a| (i, a)));
+                let vi = &self.vis[i];
+                let own = vi.own_fault().is_some();
+                for (j, cmd) in self.group.update(i, vi.state(), own) {
+                    queue.push((j, Input::Sync(cmd)));
+                }
+            }
+        }
+
+        fn states(&self) -> (State, State) {
+            (self.vis[0].state(), self.vis[1].state())
+        }
+
+        fn last_reason(&self, idx: usize) -> String {
+            self.actions
+                .iter()
+                .rev()
+                .find_map(|(i, a)| match a {
+                    Action::Notify { reason, .. } if *i == idx => Some(reason.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        }
+    }
+
+    fn fault_tracker() -> Tracker {
+        let mut t = Tracker::new();
+        t.track(Kind::Interface, "eth1", 0, false, Status::Up(true));
+        t
+    }
+
+    #[test]
+    fn one_member_becoming_master_takes_the_other_along() {
+        let mut r = Router::new();
+        r.feed(0, Input::Start);
+        // VI_2 starts later, so VI_1's down timer runs out first.
+        r.now += Duration::from_secs(1);
+        r.feed(1, Input::Start);
+        r.now += Duration::from_secs(3);
+        r.feed(0, Input::TimerFired);
+        assert_eq!(r.states(), (State::Master, State::Master));
+        assert_eq!(
+            r.last_reason(1),
+            "sync group VG_1: VI_1 entered MASTER state"
+        );
+        assert!(r.actions.contains(&(1, Action::AddVips)));
+        assert_eq!(r.group.state(), State::Master);
+    }
+
+    #[test]
+    fn one_member_going_backup_takes_the_other_along() {
+        let mut r = Router::new();
+        r.feed(0, Input::Start);
+        r.feed(1, Input::Start);
+        r.now += Duration::from_secs(4);
+        r.feed(0, Input::TimerFired);
+        assert_eq!(r.states(), (State::Master, State::Master));
+        // A higher priority master appears for VRID 2 only.
+        let peer = Instance::new(InstanceParams {
+            priority: 200,
+            ..InstanceParams::new(
+                "VI_2",
+                2,
+                "10.0.0.2".parse().unwrap(),
+                vec!["10.0.1.100".parse().unwrap()],
+            )
+        });
+        let ends = crate::vrrp::packet::Endpoints {
+            src: "10.0.0.2".parse().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
+            mode: Default::default(),
+        };
+        let rx = crate::vrrp::validate::RxPacket {
+            src: ends.src,
+            dst: ends.dst,
+            ttl: 255,
+            payload: peer.advert(200).encode(&ends).unwrap(),
+        };
+        r.feed(1, Input::Packet(rx));
+        assert_eq!(r.states(), (State::Backup, State::Backup));
+        assert_eq!(
+            r.last_reason(0),
+            "sync group VG_1: VI_2 entered BACKUP state"
+        );
+        assert!(r.actions.contains(&(0, Action::RemoveVips)));
+    }
+
+    #[test]
+    fn a_fault_in_one_member_faults_the_group_until_it_recovers() {
+        let mut r = Router::new();
+        r.feed(0, Input::Start);
+        r.feed(1, Input::Start);
+        r.now += Duration::from_secs(4);
+        r.feed(0, Input::TimerFired);
+        let mut t = fault_tracker();
+        r.feed(
+            1,
+            Input::Track(t.set_up(Kind::Interface, "eth1", false).unwrap()),
+        );
+        assert_eq!(r.states(), (State::Fault, State::Fault));
+        assert_eq!(r.last_reason(0), "sync group VG_1: VI_2 is in FAULT state");
+        // VI_1 was MASTER: it released with a priority 0 advert and removed its VIPs.
+        let vi1: Vec<&Action> = r
+            .actions
+            .iter()
+            .filter(|(i, _)| *i == 0)
+            .map(|(_, a)| a)
+            .collect();
+        assert!(vi1.contains(&&Action::Send(r.vis[0].advert(0))));
+        assert!(vi1.contains(&&Action::RemoveVips));
+        assert_eq!(r.group.state(), State::Fault);
+
+        r.now += Duration::from_secs(1);
+        r.feed(
+            1,
+            Input::Track(t.set_up(Kind::Interface, "eth1", true).unwrap()),
+        );
+        assert_eq!(r.states(), (State::Backup, State::Backup));
+        assert_eq!(r.last_reason(0), "sync group VG_1: VI_2 recovered");
+    }
+
+    #[test]
+    fn group_stays_faulty_while_any_member_has_its_own_fault() {
+        let mut r = Router::new();
+        r.feed(0, Input::Start);
+        r.feed(1, Input::Start);
+        let mut t1 = fault_tracker();
+        let mut t2 = fault_tracker();
+        r.feed(
+            0,
+            Input::Track(t1.set_up(Kind::Interface, "eth1", false).unwrap()),
+        );
+        r.feed(
+            1,
+            Input::Track(t2.set_up(Kind::Interface, "eth1", false).unwrap()),
+        );
+        r.feed(
+            0,
+            Input::Track(t1.set_up(Kind::Interface, "eth1", true).unwrap()),
+        );
+        assert_eq!(
+            r.states(),
+            (State::Fault, State::Fault),
+            "VI_2 is still faulty"
+        );
+        r.feed(
+            1,
+            Input::Track(t2.set_up(Kind::Interface, "eth1", true).unwrap()),
+        );
+        assert_eq!(r.states(), (State::Backup, State::Backup));
+    }
+}
