@@ -1,3 +1,4 @@
 //! lvsd: a keepalived.conf-compatible load-balancer director.
 pub mod cli;
 pub mod config;
+pub mod vrrp;
