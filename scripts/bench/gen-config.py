@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Writes a large keepalived.conf for benchmarks: N virtual servers with M real servers each (TCP_CHECK)
+and K VRRP instances on eth0. Usage: gen-config.py [--vs 5000] [--rs 4] [--vrrp 200] > big.conf"""
+import argparse
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--vs", type=int, default=5000)
+ap.add_argument("--rs", type=int, default=4)
+ap.add_argument("--vrrp", type=int, default=200)
+ap.add_argument("--check", default="TCP_CHECK", choices=["TCP_CHECK", "none"])
+a = ap.parse_args()
+
+out = ["global_defs {", "    router_id bench", "}"]
+for i in range(a.vrrp):
+    vrid = i % 255 + 1
+    out += [
+        f"vrrp_instance VI_{i} {{",
+        "    state BACKUP",
+        "    interface eth0",
+        f"    virtual_router_id {vrid}",
+        f"    priority {100 + i % 50}",
+        "    advert_int 1",
+        "    virtual_ipaddress {",
+        f"        10.255.{i // 250}.{i % 250 + 1}/32",
+        "    }",
+        "}",
+    ]
+for v in range(a.vs):
+    out += [f"virtual_server 10.{v // 65536 % 200 + 1}.{v // 256 % 256}.{v % 256} 80 {{", "    lvs_sched wrr", "    lvs_method NAT", "    protocol TCP"]
+    for r in range(a.rs):
+        n = v * a.rs + r
+        out.append(f"    real_server 172.{16 + n // 65536 % 16}.{n // 256 % 256}.{n % 256} 8080 {{")
+        out.append(f"        weight {r + 1}")
+        if a.check != "none":
+            out.append("        TCP_CHECK { connect_timeout 3 }")
+        out.append("    }")
+    out.append("}")
+print("\n".join(out))
