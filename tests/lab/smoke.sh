@@ -60,5 +60,43 @@ check "no ping once the peer is down" bash -c "! ip netns exec $ns1 ping -c 1 -W
 ip netns del "$ns1"
 ip netns del "$ns2"
 
+# --- IPVS NAT data path: a client namespace reaches two real-server namespaces through the VIP ----
+# The root namespace is the director: VIP 10.1.0.1 on the client side, real servers on 10.2.0.0/24
+# routed back through it (NAT needs the replies to pass the director).
+ip netns add lab-cli && ip netns add lab-rs1 && ip netns add lab-rs2
+ip link add d-cli type veth peer name eth0 netns lab-cli
+ip addr add 10.1.0.254/24 dev d-cli && ip addr add 10.1.0.1/32 dev d-cli && ip link set d-cli up
+ip -n lab-cli addr add 10.1.0.100/24 dev eth0 && ip -n lab-cli link set eth0 up
+ip link add br-rs type bridge && ip addr add 10.2.0.254/24 dev br-rs && ip link set br-rs up
+for i in 1 2; do
+	ip link add "d-rs$i" master br-rs type veth peer name eth0 netns "lab-rs$i"
+	ip link set "d-rs$i" up
+	ip -n "lab-rs$i" addr add "10.2.0.$i/24" dev eth0
+	ip -n "lab-rs$i" link set eth0 up
+	ip -n "lab-rs$i" link set lo up
+	ip -n "lab-rs$i" route add default via 10.2.0.254
+	ip netns exec "lab-rs$i" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:"echo rs$i" &
+done
+sysctl -qw net.ipv4.ip_forward=1
+ipvsadm -A -t 10.1.0.1:80 -s rr
+ipvsadm -a -t 10.1.0.1:80 -r 10.2.0.1:8080 -m
+ipvsadm -a -t 10.1.0.1:80 -r 10.2.0.2:8080 -m
+sleep 0.5
+answers=""
+for _ in 1 2 3 4; do
+	answers="$answers $(ip netns exec lab-cli socat -T 3 - TCP:10.1.0.1:80,connect-timeout=3 </dev/null)"
+done
+echo "answers through the VIP:$answers"
+check "NAT reaches both real servers in turn" test "$answers" = " rs1 rs2 rs1 rs2" -o "$answers" = " rs2 rs1 rs2 rs1"
+sleep 2.5 # the kernel folds per-CPU counters into the dumped stats every 2 s
+stats=$(ipvsadm -Ln --stats -t 10.1.0.1:80)
+echo "$stats"
+conns=$(awk '$1 == "TCP" { print $3 }' <<< "$stats")
+check "IPVS counted 4 connections (got '$conns')" test "$conns" = 4
+kill $(jobs -p) 2>/dev/null
+ipvsadm -C
+for n in lab-cli lab-rs1 lab-rs2; do ip netns del "$n"; done
+ip link del br-rs
+
 echo "smoke: $failures failure(s)"
 [ "$failures" = 0 ]
