@@ -61,13 +61,17 @@ impl Loaded {
 
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diags = Diags::default();
-    let mut pp = preprocess::Preprocessor::new(&opts.config_id, &mut diags);
+    let mut model = build::Builder::new();
+    // Lines flow into the tree builder, and each finished top-level block straight into the model.
+    let mut tree = tree::TreeBuilder::new(|node, diags: &mut Diags| {
+        model.top(&mut values::Ctx { diags }, &node)
+    });
+    let mut pp = preprocess::Preprocessor::new(&opts.config_id, &mut diags, &mut tree);
     pp.read_file(path, None);
-    let (lines, sources) = pp.finish();
-    let root = tree::build(&lines, &mut diags);
-    drop(lines);
+    let sources = pp.finish();
+    tree.finish(&mut diags);
     let mut ctx = values::Ctx { diags: &mut diags };
-    let mut config = build::build(&mut ctx, &root);
+    let mut config = model.finish(&mut ctx);
     validate::validate(&mut ctx, &mut config, opts.check_machine);
     let mut diagnostics = diags.list;
     diagnostics.sort_by_key(|d| (d.span.file, d.span.line, d.span.col));

@@ -107,19 +107,31 @@ impl Piece {
     }
 }
 
+/// Receives each preprocessed line as soon as it is ready, so a large configuration is never held as
+/// a whole list of lines.
+pub trait LineSink {
+    fn line(&mut self, line: Line, diags: &mut Diags);
+}
+
+impl LineSink for Vec<Line> {
+    fn line(&mut self, line: Line, _: &mut Diags) {
+        self.push(line);
+    }
+}
+
 pub struct Preprocessor<'a> {
     pub sources: SourceMap,
     diags: &'a mut Diags,
+    out: &'a mut dyn LineSink,
     config_id: String,
     defs: HashMap<String, Def>,
     /// Canonical paths of the files being read, innermost last (include loops, `${_PWD}`).
     stack: Vec<PathBuf>,
-    out: Vec<Line>,
     rng: u64,
 }
 
 impl<'a> Preprocessor<'a> {
-    pub fn new(config_id: &str, diags: &'a mut Diags) -> Self {
+    pub fn new(config_id: &str, diags: &'a mut Diags, out: &'a mut dyn LineSink) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -131,7 +143,7 @@ impl<'a> Preprocessor<'a> {
             config_id: config_id.to_string(),
             defs: HashMap::new(),
             stack: Vec::new(),
-            out: Vec::new(),
+            out,
             rng: seed | 1,
         }
     }
@@ -235,8 +247,8 @@ impl<'a> Preprocessor<'a> {
         }
     }
 
-    pub fn finish(self) -> (Vec<Line>, SourceMap) {
-        (self.out, self.sources)
+    pub fn finish(self) -> SourceMap {
+        self.sources
     }
 
     /// Applies an `@id` / `@^id` prefix: `None` when the line is not for this config id.
@@ -324,12 +336,13 @@ impl<'a> Preprocessor<'a> {
             self.include(arg, at);
             return;
         }
-        self.out.push(Line {
+        let line = Line {
             text: piece.text,
             file: piece.file,
             line: piece.line,
             cols: piece.cols,
-        });
+        };
+        self.out.line(line, self.diags);
     }
 
     fn include(&mut self, pattern: &str, at: Span) {
@@ -742,9 +755,10 @@ mod tests {
         let p = dir.path().join("k.conf");
         std::fs::write(&p, text).expect("write");
         let mut diags = Diags::default();
-        let mut pp = Preprocessor::new(id, &mut diags);
+        let mut lines: Vec<Line> = Vec::new();
+        let mut pp = Preprocessor::new(id, &mut diags, &mut lines);
         pp.read_file(&p, None);
-        let (lines, _) = pp.finish();
+        pp.finish();
         (lines.into_iter().map(|l| l.text).collect(), diags)
     }
 
@@ -837,9 +851,10 @@ mod tests {
         let p = dir.path().join("k.conf");
         std::fs::write(&p, "$P=abc\n   priority $P zz\n").expect("write");
         let mut diags = Diags::default();
-        let mut pp = Preprocessor::new("x", &mut diags);
+        let mut lines: Vec<Line> = Vec::new();
+        let mut pp = Preprocessor::new("x", &mut diags, &mut lines);
         pp.read_file(&p, None);
-        let (lines, _) = pp.finish();
+        pp.finish();
         let l = &lines[0];
         assert_eq!(l.text, "priority abc zz");
         assert_eq!(l.span_at(0).col, 4);

@@ -3,7 +3,7 @@
 
 use super::diag::{Diags, Span};
 use super::lexer::{tokenize, TokKind, Token};
-use super::preprocess::Line;
+use super::preprocess::{Line, LineSink};
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -38,43 +38,54 @@ struct Open {
     brace: Span,
 }
 
-pub fn build(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
-    let mut root: Vec<Node> = Vec::new();
-    let mut stack: Vec<Open> = Vec::new();
-    // A statement still open to arguments (same line) or to a `{` (first token of the next line).
-    let mut pending: Option<Node> = None;
-    let mut toks = Vec::new();
+/// Builds the tree line by line and hands each finished top-level statement to `top` at once, so only
+/// one top-level block is held at a time.
+pub struct TreeBuilder<F: FnMut(Node, &mut Diags)> {
+    stack: Vec<Open>,
+    /// A statement still open to arguments (same line) or to a `{` (first token of the next line).
+    pending: Option<Node>,
+    toks: Vec<Token>,
+    top: F,
+}
 
-    fn children<'a>(root: &'a mut Vec<Node>, stack: &'a mut [Open]) -> &'a mut Vec<Node> {
-        match stack.last_mut() {
-            Some(o) => &mut o.children,
-            None => root,
+impl<F: FnMut(Node, &mut Diags)> TreeBuilder<F> {
+    pub fn new(top: F) -> Self {
+        TreeBuilder {
+            stack: Vec::new(),
+            pending: None,
+            toks: Vec::new(),
+            top,
         }
     }
 
-    for line in lines {
-        toks.clear();
+    fn place(&mut self, node: Node, diags: &mut Diags) {
+        match self.stack.last_mut() {
+            Some(o) => o.children.push(node),
+            None => (self.top)(node, diags),
+        }
+    }
+
+    pub fn push_line(&mut self, line: &Line, diags: &mut Diags) {
+        let mut toks = std::mem::take(&mut self.toks);
         tokenize(line, diags, &mut toks);
         for (idx, tok) in toks.drain(..).enumerate() {
             match tok.kind {
-                TokKind::Word => {
-                    let same_line = idx > 0;
-                    match pending.as_mut() {
-                        Some(p) if same_line => p.args.push(tok),
-                        _ => {
-                            if let Some(p) = pending.take() {
-                                children(&mut root, &mut stack).push(p);
-                            }
-                            pending = Some(Node {
-                                name: tok,
-                                args: Vec::new(),
-                                block: None,
-                            });
+                TokKind::Word => match self.pending.as_mut() {
+                    // Arguments end with their line.
+                    Some(p) if idx > 0 => p.args.push(tok),
+                    _ => {
+                        if let Some(p) = self.pending.take() {
+                            self.place(p, diags);
                         }
+                        self.pending = Some(Node {
+                            name: tok,
+                            args: Vec::new(),
+                            block: None,
+                        });
                     }
-                }
+                },
                 TokKind::Open => {
-                    let node = match pending.take() {
+                    let node = match self.pending.take() {
                         Some(p) => p,
                         None => {
                             diags.error(
@@ -88,20 +99,20 @@ pub fn build(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
                             }
                         }
                     };
-                    stack.push(Open {
+                    self.stack.push(Open {
                         node,
                         children: Vec::new(),
                         brace: tok.span,
                     });
                 }
                 TokKind::Close => {
-                    if let Some(p) = pending.take() {
-                        children(&mut root, &mut stack).push(p);
+                    if let Some(p) = self.pending.take() {
+                        self.place(p, diags);
                     }
-                    match stack.pop() {
+                    match self.stack.pop() {
                         Some(mut o) => {
                             o.node.block = Some(o.children);
-                            children(&mut root, &mut stack).push(o.node);
+                            self.place(o.node, diags);
                         }
                         None => diags.error(
                             tok.span,
@@ -111,22 +122,43 @@ pub fn build(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
                 }
             }
         }
-        // A statement's arguments end with its line; it stays pending only for a `{` on the next.
+        self.toks = toks;
     }
-    if let Some(p) = pending.take() {
-        children(&mut root, &mut stack).push(p);
+
+    /// Ends the input: reports blocks left open and hands over what is left.
+    pub fn finish(mut self, diags: &mut Diags) {
+        if let Some(p) = self.pending.take() {
+            self.place(p, diags);
+        }
+        while let Some(mut o) = self.stack.pop() {
+            diags.error(
+                o.brace,
+                format!(
+                    "block '{}' opened here is not closed: expected '}}' before the end of the configuration",
+                    o.node.name.text
+                ),
+            );
+            o.node.block = Some(o.children);
+            self.place(o.node, diags);
+        }
     }
-    while let Some(mut o) = stack.pop() {
-        diags.error(
-            o.brace,
-            format!(
-                "block '{}' opened here is not closed: expected '}}' before the end of the configuration",
-                o.node.name.text
-            ),
-        );
-        o.node.block = Some(o.children);
-        children(&mut root, &mut stack).push(o.node);
+}
+
+impl<F: FnMut(Node, &mut Diags)> LineSink for TreeBuilder<F> {
+    fn line(&mut self, line: Line, diags: &mut Diags) {
+        self.push_line(&line, diags);
     }
+}
+
+/// The whole tree of a list of lines.
+#[cfg(test)]
+pub fn build(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
+    let mut root = Vec::new();
+    let mut b = TreeBuilder::new(|n, _: &mut Diags| root.push(n));
+    for l in lines {
+        b.push_line(l, diags);
+    }
+    b.finish(diags);
     root
 }
 

@@ -462,6 +462,7 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
             vs.real_servers.push(rs);
         }
     }
+    vs.real_servers.shrink_to_fit();
     Some(vs)
 }
 

@@ -22,29 +22,43 @@ const UNSUPPORTED_BLOCKS: &[&str] = &[
     "SSL",
 ];
 
-pub fn build(ctx: &mut Ctx, root: &[Node]) -> Config {
-    let mut cfg = Config {
-        global: Global::default(),
-        static_ipaddress: Vec::new(),
-        static_routes: Vec::new(),
-        static_rules: Vec::new(),
-        vrrp_scripts: Vec::new(),
-        track_files: Vec::new(),
-        track_processes: Vec::new(),
-        sync_groups: Vec::new(),
-        vrrp_instances: Vec::new(),
-        virtual_server_groups: Vec::new(),
-        virtual_servers: Vec::new(),
-        unsupported_blocks: Vec::new(),
-    };
-    // global_defs first: instances take their defaults from it wherever it stands in the file.
-    for n in root.iter().filter(|n| n.kw() == "global_defs") {
-        global::build(ctx, n, &mut cfg.global);
+/// Turns top-level statements into the model one at a time, as the tree builder finishes them.
+pub struct Builder {
+    cfg: Config,
+    drafts: Vec<vrrp::InstanceDraft>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
     }
-    let mut drafts = Vec::new();
-    for n in root {
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Builder {
+            cfg: Config {
+                global: Global::default(),
+                static_ipaddress: Vec::new(),
+                static_routes: Vec::new(),
+                static_rules: Vec::new(),
+                vrrp_scripts: Vec::new(),
+                track_files: Vec::new(),
+                track_processes: Vec::new(),
+                sync_groups: Vec::new(),
+                vrrp_instances: Vec::new(),
+                virtual_server_groups: Vec::new(),
+                virtual_servers: Vec::new(),
+                unsupported_blocks: Vec::new(),
+            },
+            drafts: Vec::new(),
+        }
+    }
+
+    pub fn top(&mut self, ctx: &mut Ctx, n: &Node) {
+        let cfg = &mut self.cfg;
         match n.kw() {
-            "global_defs" => {}
+            "global_defs" => global::build(ctx, n, &mut cfg.global),
             "static_ipaddress" => cfg.static_ipaddress.extend(vrrp::addresses(ctx, n)),
             "static_routes" => {
                 let routes: Vec<Route> = ctx
@@ -66,7 +80,7 @@ pub fn build(ctx: &mut Ctx, root: &[Node]) -> Config {
             "track_file" | "vrrp_track_file" => cfg.track_files.push(vrrp::track_file(ctx, n)),
             "vrrp_track_process" => cfg.track_processes.push(vrrp::track_process(ctx, n)),
             "vrrp_sync_group" => cfg.sync_groups.push(vrrp::sync_group(ctx, n)),
-            "vrrp_instance" => drafts.push(vrrp::vrrp_instance(ctx, n)),
+            "vrrp_instance" => self.drafts.push(vrrp::vrrp_instance(ctx, n)),
             "virtual_server_group" => cfg
                 .virtual_server_groups
                 .push(lvs::virtual_server_group(ctx, n)),
@@ -93,11 +107,17 @@ pub fn build(ctx: &mut Ctx, root: &[Node]) -> Config {
             _ => ctx.unknown(n, "the top level"),
         }
     }
-    cfg.vrrp_instances = drafts
-        .into_iter()
-        .map(|d| finish_instance(ctx, d, &cfg.global))
-        .collect();
-    cfg
+
+    /// Instances take their defaults from global_defs wherever it stands in the file.
+    pub fn finish(mut self, ctx: &mut Ctx) -> Config {
+        let global = &self.cfg.global;
+        self.cfg.vrrp_instances = self
+            .drafts
+            .into_iter()
+            .map(|d| finish_instance(ctx, d, global))
+            .collect();
+        self.cfg
+    }
 }
 
 /// Applies global defaults and the address family to an instance.
