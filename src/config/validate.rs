@@ -83,6 +83,43 @@ fn interface_exists(name: &str) -> bool {
     std::path::Path::new("/sys/class/net").join(name).exists()
 }
 
+/// The addresses configured on this machine's interfaces (empty if they cannot be read).
+fn local_addresses() -> HashSet<IpAddr> {
+    let mut out = HashSet::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we only read and then free with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned; ifa_addr is null or a valid sockaddr
+        // whose family says which struct it is.
+        unsafe {
+            let sa = (*cur).ifa_addr;
+            if !sa.is_null() {
+                match i32::from((*sa).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(sa as *const libc::sockaddr_in);
+                        out.insert(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(sa as *const libc::sockaddr_in6);
+                        out.insert(IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
 fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     let scripts: HashSet<&str> = cfg.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
     let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
@@ -92,6 +129,11 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
         .map(|s| s.name.as_str())
         .collect();
     let mut vrids: HashMap<(String, u8, bool), (String, Span)> = HashMap::new();
+    let local = if check_machine && cfg.vrrp_instances.iter().any(|i| i.priority == 255) {
+        local_addresses()
+    } else {
+        HashSet::new()
+    };
     for i in &cfg.vrrp_instances {
         let name = &i.name;
         for t in &i.track_script {
@@ -126,6 +168,14 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
                     ),
                 );
             }
+        }
+        if check_machine
+            && i.priority == 255
+            && !i.virtual_ipaddress.iter().any(|a| local.contains(&a.addr))
+        {
+            ctx.warn(i.span, format!(
+                "vrrp_instance {name}: priority 255 is for the address owner, and none of its virtual addresses is configured on this machine; it will run with priority 254"
+            ));
         }
         if check_machine {
             let ifs = i
