@@ -579,6 +579,68 @@ pub fn decode_info(payload: &[u8]) -> Result<Info, DecodeError> {
     })
 }
 
+/// Any IPVS message, decoded according to its command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// NEW/SET_SERVICE requests and GET_SERVICE replies.
+    Service(u8, ServiceEntry),
+    /// DEL_SERVICE, ZERO or GET_SERVICE/GET_DEST requests naming one service.
+    ServiceKey(u8, ServiceKey),
+    /// NEW/SET_DEST requests and GET_DEST replies; the service key when the message has one.
+    Dest(u8, Option<ServiceKey>, DestEntry),
+    /// DEL_DEST requests.
+    DestKey(u8, ServiceKey, DestKey),
+    /// NEW_DAEMON requests and GET_DAEMON replies.
+    Daemon(u8, Daemon),
+    /// DEL_DAEMON requests: only the state.
+    DaemonState(u8, DaemonState),
+    /// SET_CONFIG requests and GET_CONFIG replies.
+    Config(u8, Config),
+    /// GET_INFO replies (SET_INFO command).
+    Info(Info),
+    /// A command without attributes (FLUSH, dump requests, GET_INFO, ...).
+    Bare(u8),
+}
+
+/// Decodes any IPVS generic netlink payload, e.g. one captured from the kernel with nlmon.
+pub fn decode_any(payload: &[u8]) -> Result<Decoded, DecodeError> {
+    let (cmd, attrs) = split_genl(payload)?;
+    let t = AttrSet::parse(attrs, "message")?;
+    let has_svc = t.has(IPVS_CMD_ATTR_SERVICE);
+    Ok(match cmd {
+        IPVS_CMD_NEW_SERVICE | IPVS_CMD_SET_SERVICE => {
+            Decoded::Service(cmd, decode_service(payload)?)
+        }
+        IPVS_CMD_NEW_DEST | IPVS_CMD_SET_DEST => {
+            let key = if has_svc {
+                Some(decode_service_key(payload)?)
+            } else {
+                None
+            };
+            Decoded::Dest(cmd, key, decode_dest(payload, None)?)
+        }
+        IPVS_CMD_DEL_DEST => Decoded::DestKey(
+            cmd,
+            decode_service_key(payload)?,
+            decode_dest_key(payload, None)?,
+        ),
+        IPVS_CMD_NEW_DAEMON => Decoded::Daemon(cmd, decode_daemon(payload)?),
+        IPVS_CMD_DEL_DAEMON if t.has(IPVS_CMD_ATTR_DAEMON) => {
+            let d = nested(&t, IPVS_CMD_ATTR_DAEMON, "daemon")?;
+            let state = d.u32(IPVS_DAEMON_ATTR_STATE)?;
+            let state = d.require(IPVS_DAEMON_ATTR_STATE, state)?;
+            Decoded::DaemonState(
+                cmd,
+                DaemonState::from_number(state).ok_or(DecodeError::DaemonState(state))?,
+            )
+        }
+        IPVS_CMD_SET_CONFIG => Decoded::Config(cmd, decode_config(payload)?),
+        IPVS_CMD_SET_INFO => Decoded::Info(decode_info(payload)?),
+        _ if has_svc => Decoded::ServiceKey(cmd, decode_service_key(payload)?),
+        _ => Decoded::Bare(cmd),
+    })
+}
+
 /// Expected bytes are derived by hand from `<linux/ip_vs.h>`: every attribute is
 /// `len (u16, header + value, unpadded) | type (u16, the enum position in the header) |
 /// value | zero padding to 4 bytes`, nested attributes hold attributes, and integers are in
@@ -896,6 +958,38 @@ mod tests {
             decode_dest(&bad, Some(Family::Inet)),
             Err(DecodeError::Forward(5))
         ));
+    }
+
+    #[test]
+    fn decode_any_dispatches_on_the_command() {
+        let s = tcp_service();
+        let d = Destination::new("10.0.0.2".parse().unwrap(), 80, Forward::Route);
+        let p = new_dest(&s.key, &d).unwrap().genl_payload();
+        match decode_any(&p).unwrap() {
+            Decoded::Dest(IPVS_CMD_NEW_DEST, Some(k), e) => {
+                assert_eq!((k, e.dest), (s.key, d));
+            }
+            other => panic!("{other:?}"),
+        }
+        let p = del_dest(&s.key, &d.key()).genl_payload();
+        assert_eq!(
+            decode_any(&p).unwrap(),
+            Decoded::DestKey(IPVS_CMD_DEL_DEST, s.key, d.key())
+        );
+        let p = del_service(&s.key).unwrap().genl_payload();
+        assert_eq!(
+            decode_any(&p).unwrap(),
+            Decoded::ServiceKey(IPVS_CMD_DEL_SERVICE, s.key)
+        );
+        let p = del_daemon(DaemonState::Backup).genl_payload();
+        assert_eq!(
+            decode_any(&p).unwrap(),
+            Decoded::DaemonState(IPVS_CMD_DEL_DAEMON, DaemonState::Backup)
+        );
+        assert_eq!(
+            decode_any(&flush().genl_payload()).unwrap(),
+            Decoded::Bare(IPVS_CMD_FLUSH)
+        );
     }
 
     #[test]
