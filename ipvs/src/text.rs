@@ -218,6 +218,15 @@ pub fn format_table(table: &Table) -> String {
             out.push_str(" ops");
             flags = flags.without(ServiceFlags::ONEPACKET);
         }
+        for name in sched_flag_names(s) {
+            if !name.starts_with("flag-") {
+                let _ = write!(out, " {name}");
+                flags = flags.without(match name {
+                    "sh-fallback" | "mh-fallback" => ServiceFlags::SCHED1,
+                    _ => ServiceFlags::SCHED2,
+                });
+            }
+        }
         if flags.0 != 0 {
             let _ = write!(out, " flags {}", flags.0);
         }
@@ -267,6 +276,26 @@ pub fn format_table(table: &Table) -> String {
     out
 }
 
+/// Names of the scheduler flags set on a service, as ipvsadm prints them: the sh and mh
+/// schedulers give SCHED1/SCHED2 a meaning, other schedulers get `flag-N`.
+fn sched_flag_names(s: &Service) -> Vec<&'static str> {
+    let named: [&'static str; 3] = match s.scheduler.as_str() {
+        "sh" => ["sh-fallback", "sh-port", "flag-3"],
+        "mh" => ["mh-fallback", "mh-port", "flag-3"],
+        _ => ["flag-1", "flag-2", "flag-3"],
+    };
+    [
+        ServiceFlags::SCHED1,
+        ServiceFlags::SCHED2,
+        ServiceFlags::SCHED3,
+    ]
+    .iter()
+    .zip(named)
+    .filter(|(f, _)| s.flags.contains(**f))
+    .map(|(_, n)| n)
+    .collect()
+}
+
 /// A listing like `ipvsadm -Ln`.
 pub fn format_listing(info: Option<&Info>, entries: &[(ServiceEntry, Vec<DestEntry>)]) -> String {
     let mut out = String::new();
@@ -301,16 +330,7 @@ pub fn format_listing(info: Option<&Info>, entries: &[(ServiceEntry, Vec<DestEnt
                 s.scheduler
             ),
         };
-        let mut flags = Vec::new();
-        if s.flags.contains(ServiceFlags::SCHED1) {
-            flags.push("flag-1");
-        }
-        if s.flags.contains(ServiceFlags::SCHED2) {
-            flags.push("flag-2");
-        }
-        if s.flags.contains(ServiceFlags::SCHED3) {
-            flags.push("flag-3");
-        }
+        let flags = sched_flag_names(s);
         if !flags.is_empty() {
             let _ = write!(out, " ({})", flags.join(","));
         }
@@ -357,12 +377,13 @@ dest 10.0.0.3:80 masq weight 1 uthresh 100 lthresh 10
 service udp [2001:db8::1]:53 sched rr ops
 dest [2001:db8::10]:53 tunnel gue tun-port 6080 tun-csum weight 1
 service fwmark 7 inet6 sched sh sh-port pe sip
+service fwmark 8 sched mh mh-fallback flags 32
 ";
 
     #[test]
     fn parses_services_and_dests() {
         let t = parse_table(SAMPLE).unwrap();
-        assert_eq!(t.services.len(), 3);
+        assert_eq!(t.services.len(), 4);
         assert_eq!(t.dest_count(), 3);
         let k = ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80);
         let vs = &t.services[&k];
@@ -390,7 +411,10 @@ service fwmark 7 inet6 sched sh sh-port pe sip
     #[test]
     fn format_then_parse_round_trips() {
         let t = parse_table(SAMPLE).unwrap();
-        let again = parse_table(&format_table(&t)).unwrap();
+        let text = format_table(&t);
+        assert!(text.contains("sched sh sh-port pe sip\n"), "{text}");
+        assert!(text.contains("sched mh mh-fallback flags 32\n"), "{text}");
+        let again = parse_table(&text).unwrap();
         assert_eq!(t, again);
     }
 
