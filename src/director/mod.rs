@@ -1,0 +1,9 @@
+//! The director: virtual and real server state -> the desired IPVS table (see DESIGN.md).
+
+mod pool;
+pub mod services;
+
+pub use pool::{Action, Director};
+
+#[cfg(test)]
+mod tests;

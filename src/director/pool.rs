@@ -1,0 +1,284 @@
+//! The director's pure core: real-server health and quorum -> the IPVS table that should exist, and
+//! the notifications each change triggers. No I/O: the shell runs the scripts and applies the table.
+
+use super::services::{destination, label, service, service_keys};
+use crate::config::model::{
+    Protocol, RealServer, Script, VirtualServer, VirtualServerGroup, VsKey,
+};
+use ipvs::{Destination, ServiceKey, Table, VirtualService};
+
+/// Something the shell must do because the pool changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run a notify_up / notify_down / quorum_up / quorum_down script (keepalived appends no arguments).
+    Script { script: Script, why: String },
+    /// A line for lvs_notify_fifo / notify_fifo, without the newline.
+    Fifo(String),
+    /// A log line in keepalived's wording.
+    Log(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RsState {
+    alive: bool,
+    /// Weight while alive: the configured one, or what misc_dynamic / FILE_CHECK set.
+    weight: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Pool {
+    vs: VirtualServer,
+    keys: Vec<ServiceKey>,
+    rs: Vec<RsState>,
+    quorum_up: bool,
+}
+
+impl Pool {
+    fn alive_weight(&self) -> u64 {
+        self.rs
+            .iter()
+            .filter(|r| r.alive)
+            .map(|r| u64::from(r.weight))
+            .sum()
+    }
+
+    fn label(&self) -> String {
+        match &self.vs.key {
+            VsKey::Group { name } => format!("[{name}]:{}:0", proto_name(self.vs.protocol)),
+            _ => self.keys.first().map(label).unwrap_or_default(),
+        }
+    }
+
+    fn rs_label(&self, rs: &RealServer) -> String {
+        format!("[{}]:{}:{}", rs.ip, proto_name(self.vs.protocol), rs.port)
+    }
+
+    fn dests(&self) -> Vec<Destination> {
+        let sorry_mode = !self.quorum_up && self.vs.sorry_server.is_some();
+        let mut out = Vec::new();
+        for (rs, st) in self.vs.real_servers.iter().zip(&self.rs) {
+            if st.alive && !sorry_mode {
+                out.push(destination(rs, st.weight));
+            } else if rs.inhibit_on_failure {
+                out.push(destination(rs, 0));
+            }
+        }
+        if let Some(s) = &self.vs.sorry_server {
+            let method = s.lvs_method.unwrap_or(self.vs.lvs_method);
+            let mut d = Destination::new(s.ip, s.port, super::services::forward(method));
+            if sorry_mode {
+                out.push(d);
+            } else if s.inhibit {
+                d.weight = 0;
+                out.push(d);
+            }
+        }
+        out
+    }
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    p.name()
+}
+
+/// Every virtual server's pool.
+#[derive(Debug, Clone)]
+pub struct Director {
+    pools: Vec<Pool>,
+}
+
+impl Director {
+    /// Real servers start up, unless alpha says they start down until their first successful check; a
+    /// real server without checkers is always up (as keepalived).
+    pub fn new(virtual_servers: &[VirtualServer], groups: &[VirtualServerGroup]) -> Self {
+        let pools = virtual_servers
+            .iter()
+            .map(|vs| {
+                let rs: Vec<RsState> = vs
+                    .real_servers
+                    .iter()
+                    .map(|r| RsState {
+                        alive: r.checkers.is_empty() || !r.alpha,
+                        weight: r.weight,
+                    })
+                    .collect();
+                let mut p = Pool {
+                    vs: vs.clone(),
+                    keys: service_keys(vs, groups),
+                    rs,
+                    quorum_up: true,
+                };
+                p.quorum_up = p.alive_weight() >= u64::from(p.vs.quorum);
+                p
+            })
+            .collect();
+        Director { pools }
+    }
+
+    /// The table the kernel should hold for the services lvsd manages.
+    pub fn desired(&self) -> Table {
+        let mut t = Table::new();
+        for p in &self.pools {
+            let dests = p.dests();
+            for key in &p.keys {
+                let mut vsvc = VirtualService::new(service(&p.vs, *key));
+                for d in &dests {
+                    vsvc.dests.insert(d.key(), *d);
+                }
+                t.services.insert(*key, vsvc);
+            }
+        }
+        t
+    }
+
+    /// Every service key lvsd manages (to leave other programs' services alone).
+    pub fn owned_keys(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.pools.iter().flat_map(|p| p.keys.iter())
+    }
+
+    pub fn is_alive(&self, vs: usize, rs: usize) -> Option<bool> {
+        self.pools.get(vs)?.rs.get(rs).map(|r| r.alive)
+    }
+
+    pub fn quorum_up(&self, vs: usize) -> Option<bool> {
+        self.pools.get(vs).map(|p| p.quorum_up)
+    }
+
+    /// A checker verdict for real server `rs` of virtual server `vs`: up or down, and optionally a new
+    /// weight (misc_dynamic, FILE_CHECK). Unknown indexes are ignored.
+    pub fn set_health(
+        &mut self,
+        vs: usize,
+        rs: usize,
+        alive: bool,
+        weight: Option<u32>,
+        reason: &str,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(pool) = self.pools.get_mut(vs) else {
+            return out;
+        };
+        let Some(state) = pool.rs.get(rs).cloned() else {
+            return out;
+        };
+        let conf = pool.vs.real_servers[rs].clone();
+        let rs_l = pool.rs_label(&conf);
+        let vs_l = pool.label();
+        let new_weight = weight.unwrap_or(state.weight);
+        pool.rs[rs] = RsState {
+            alive,
+            weight: new_weight,
+        };
+        if state.alive != alive {
+            let verb = match (alive, conf.inhibit_on_failure) {
+                (true, _) => format!("Adding service {rs_l} to VS {vs_l}"),
+                (false, true) => {
+                    format!("Setting weight 0 on service {rs_l} of VS {vs_l} (inhibit_on_failure)")
+                }
+                (false, false) => format!("Removing service {rs_l} from VS {vs_l}"),
+            };
+            out.push(Action::Log(if reason.is_empty() {
+                verb
+            } else {
+                format!("{verb}: {reason}")
+            }));
+            let (script, word) = if alive {
+                (&conf.notify_up, "UP")
+            } else {
+                (&conf.notify_down, "DOWN")
+            };
+            if let Some(s) = script {
+                out.push(Action::Script {
+                    script: s.clone(),
+                    why: format!("notify_{} {rs_l}", word.to_ascii_lowercase()),
+                });
+            }
+            out.push(Action::Fifo(format!("RS {rs_l} {vs_l} {word}")));
+        } else if alive && new_weight != state.weight {
+            out.push(Action::Log(format!(
+                "Changing weight from {} to {new_weight} for {rs_l} of VS {vs_l}",
+                state.weight
+            )));
+        }
+        out.extend(self.update_quorum(vs));
+        out
+    }
+
+    fn update_quorum(&mut self, vs: usize) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(p) = self.pools.get_mut(vs) else {
+            return out;
+        };
+        let sum = p.alive_weight();
+        let q = u64::from(p.vs.quorum);
+        let h = u64::from(p.vs.hysteresis);
+        let label = p.label();
+        if p.quorum_up && sum < q.saturating_sub(h) {
+            p.quorum_up = false;
+            out.push(Action::Log(format!(
+                "Lost quorum {q}-{h}={} > {sum} for VS {label}",
+                q.saturating_sub(h)
+            )));
+            if let Some(s) = &p.vs.sorry_server {
+                out.push(Action::Log(format!(
+                    "Adding sorry server [{}]:{} to VS {label}",
+                    s.ip, s.port
+                )));
+            }
+            if let Some(s) = &p.vs.quorum_down {
+                out.push(Action::Script {
+                    script: s.clone(),
+                    why: format!("quorum_down {label}"),
+                });
+            }
+            out.push(Action::Fifo(format!("VS {label} DOWN")));
+        } else if !p.quorum_up && sum >= q + h {
+            p.quorum_up = true;
+            out.push(Action::Log(format!(
+                "Gained quorum {q}+{h}={} <= {sum} for VS {label}",
+                q + h
+            )));
+            if let Some(s) = &p.vs.sorry_server {
+                out.push(Action::Log(format!(
+                    "Removing sorry server [{}]:{} from VS {label}",
+                    s.ip, s.port
+                )));
+            }
+            if let Some(s) = &p.vs.quorum_up {
+                out.push(Action::Script {
+                    script: s.clone(),
+                    why: format!("quorum_up {label}"),
+                });
+            }
+            out.push(Action::Fifo(format!("VS {label} UP")));
+        }
+        out
+    }
+
+    /// On shutdown with omega: notify_down for each live real server and quorum_down for each service
+    /// that had quorum, as keepalived does.
+    pub fn shutdown_notifications(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for p in self.pools.iter().filter(|p| p.vs.omega) {
+            for (conf, st) in p.vs.real_servers.iter().zip(&p.rs) {
+                if st.alive {
+                    if let Some(s) = &conf.notify_down {
+                        out.push(Action::Script {
+                            script: s.clone(),
+                            why: format!("notify_down {} (omega)", p.rs_label(conf)),
+                        });
+                    }
+                }
+            }
+            if p.quorum_up {
+                if let Some(s) = &p.vs.quorum_down {
+                    out.push(Action::Script {
+                        script: s.clone(),
+                        why: format!("quorum_down {} (omega)", p.label()),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,242 @@
+//! The director's decisions, from configurations as users write them.
+
+use super::{Action, Director};
+use crate::config::{load, Config, LoadOptions};
+use ipvs::{Forward, Netmask, ServiceFlags, ServiceKey, Table};
+use std::net::IpAddr;
+
+fn cfg(text: &str) -> Config {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = d.path().join("k.conf");
+    std::fs::write(&p, text).expect("write");
+    let l = load(
+        &p,
+        &LoadOptions {
+            config_id: "t".into(),
+            check_machine: false,
+        },
+    );
+    let msgs = l.render();
+    l.config.unwrap_or_else(|| panic!("{msgs:#?}"))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+fn dests(t: &Table, key: &ServiceKey) -> Vec<(String, u32)> {
+    t.services[key]
+        .dests
+        .values()
+        .map(|d| (format!("{}:{}", d.addr, d.port), d.weight))
+        .collect()
+}
+
+const POOL: &str = r#"
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    lvs_sched wrr
+    quorum 3
+    hysteresis 1
+    sorry_server 192.0.2.99 8080
+    quorum_down "/bin/qdown"
+    quorum_up "/bin/qup"
+    real_server 10.0.0.1 80 { weight 2
+        notify_down "/bin/down one"
+        TCP_CHECK { } }
+    real_server 10.0.0.2 80 { weight 2
+        inhibit_on_failure
+        TCP_CHECK { } }
+    real_server 10.0.0.3 80 { weight 1
+        TCP_CHECK { } }
+}
+"#;
+
+fn key() -> ServiceKey {
+    ServiceKey::Addr {
+        protocol: ipvs::Protocol::Tcp,
+        addr: ip("192.0.2.1"),
+        port: 80,
+    }
+}
+
+#[test]
+fn all_up_gives_every_real_server_with_its_weight() {
+    let c = cfg(POOL);
+    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let t = d.desired();
+    assert_eq!(t.services[&key()].service.scheduler, "wrr");
+    assert_eq!(
+        dests(&t, &key()),
+        vec![
+            ("10.0.0.1:80".into(), 2),
+            ("10.0.0.2:80".into(), 2),
+            ("10.0.0.3:80".into(), 1)
+        ]
+    );
+}
+
+#[test]
+fn down_removes_or_inhibits_and_notifies() {
+    let c = cfg(POOL);
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    d.set_health(0, 1, false, None, "");
+    // inhibit_on_failure keeps 10.0.0.2 with weight 0; 2 + 1 alive still meets quorum 3 - hysteresis 1.
+    assert_eq!(
+        dests(&d.desired(), &key()),
+        vec![
+            ("10.0.0.1:80".into(), 2),
+            ("10.0.0.2:80".into(), 0),
+            ("10.0.0.3:80".into(), 1)
+        ]
+    );
+    assert_eq!(d.quorum_up(0), Some(true));
+    d.set_health(0, 1, true, None, "");
+    let acts = d.set_health(0, 0, false, None, "connection refused");
+    assert!(acts.contains(&Action::Log(
+        "Removing service [10.0.0.1]:tcp:80 from VS [192.0.2.1]:tcp:80: connection refused".into()
+    )));
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Script { script, .. } if script.command == "/bin/down one")));
+    assert!(acts.contains(&Action::Fifo(
+        "RS [10.0.0.1]:tcp:80 [192.0.2.1]:tcp:80 DOWN".into()
+    )));
+    assert_eq!(
+        dests(&d.desired(), &key()),
+        vec![("10.0.0.2:80".into(), 2), ("10.0.0.3:80".into(), 1)]
+    );
+}
+
+#[test]
+fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
+    let c = cfg(POOL);
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    d.set_health(0, 0, false, None, "");
+    let acts = d.set_health(0, 1, false, None, "");
+    // Alive weight 1 < 3 - 1: quorum lost.
+    assert_eq!(d.quorum_up(0), Some(false));
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Script { script, .. } if script.command == "/bin/qdown")));
+    assert!(acts.contains(&Action::Fifo("VS [192.0.2.1]:tcp:80 DOWN".into())));
+    let t = d.desired();
+    // Sorry mode: the live 10.0.0.3 leaves, the inhibited 10.0.0.2 stays at 0, the sorry server serves.
+    assert_eq!(
+        dests(&t, &key()),
+        vec![("10.0.0.2:80".into(), 0), ("192.0.2.99:8080".into(), 1)]
+    );
+    // Back to weight 3: not yet 3 + 1.
+    d.set_health(0, 1, true, None, "");
+    assert_eq!(d.quorum_up(0), Some(false));
+    let acts = d.set_health(0, 0, true, None, "");
+    assert_eq!(d.quorum_up(0), Some(true));
+    assert!(acts.contains(&Action::Fifo("VS [192.0.2.1]:tcp:80 UP".into())));
+    assert_eq!(dests(&d.desired(), &key()).len(), 3);
+}
+
+#[test]
+fn dynamic_weights_change_the_destination_only() {
+    let c = cfg(POOL);
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let acts = d.set_health(0, 2, true, Some(7), "");
+    assert_eq!(
+        acts,
+        vec![Action::Log(
+            "Changing weight from 1 to 7 for [10.0.0.3]:tcp:80 of VS [192.0.2.1]:tcp:80".into()
+        )]
+    );
+    assert_eq!(dests(&d.desired(), &key())[2], ("10.0.0.3:80".into(), 7));
+    // Drained to 0 (maintenance): still present, weight 0.
+    d.set_health(0, 2, true, Some(0), "");
+    assert_eq!(dests(&d.desired(), &key())[2], ("10.0.0.3:80".into(), 0));
+}
+
+#[test]
+fn alpha_starts_down_and_servers_without_checkers_are_up() {
+    let c = cfg("virtual_server 192.0.2.1 80 {\n protocol TCP\n alpha\n real_server 10.0.0.1 80 { TCP_CHECK { } }\n real_server 10.0.0.2 80 { weight 1 }\n}\n");
+    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    assert_eq!(d.is_alive(0, 0), Some(false));
+    assert_eq!(d.is_alive(0, 1), Some(true));
+    assert_eq!(dests(&d.desired(), &key()), vec![("10.0.0.2:80".into(), 1)]);
+}
+
+#[test]
+fn services_carry_persistence_flags_methods_and_groups() {
+    let c = cfg(r#"
+virtual_server_group G {
+    192.0.2.10-12 443
+    fwmark 7
+}
+virtual_server group G {
+    protocol TCP
+    lvs_sched sh
+    sh-port
+    lvs_method DR
+    persistence_timeout 120
+    persistence_granularity 255.255.255.0
+    real_server 10.0.0.1 443 { weight 1 }
+    real_server 10.0.0.2 443 {
+        lvs_method TUN type gue port 6080 csum
+    }
+}
+virtual_server fwmark 9 {
+    real_server 2001:db8::1 80 { weight 3 }
+}
+"#);
+    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let t = d.desired();
+    assert_eq!(
+        t.services.len(),
+        5,
+        "3 addresses + fwmark 7 of the group, fwmark 9"
+    );
+    let k = ServiceKey::Addr {
+        protocol: ipvs::Protocol::Tcp,
+        addr: ip("192.0.2.11"),
+        port: 443,
+    };
+    let s = &t.services[&k];
+    assert_eq!(s.service.scheduler, "sh");
+    assert!(s
+        .service
+        .flags
+        .contains(ServiceFlags::PERSISTENT | ServiceFlags::SCHED2));
+    assert_eq!(s.service.timeout, 120);
+    assert_eq!(
+        s.service.netmask,
+        Netmask::V4("255.255.255.0".parse().expect("mask"))
+    );
+    let forwards: Vec<Forward> = s.dests.values().map(|d| d.forward).collect();
+    assert_eq!(forwards[0], Forward::Route);
+    assert!(matches!(
+        forwards[1],
+        Forward::Tunnel {
+            kind: ipvs::TunnelType::Gue,
+            port: 6080,
+            ..
+        }
+    ));
+    let fw9 = ServiceKey::Fwmark {
+        family: ipvs::Family::Inet6,
+        mark: 9,
+    };
+    assert_eq!(dests(&t, &fw9), vec![("2001:db8::1:80".into(), 3)]);
+    assert_eq!(d.owned_keys().count(), 5);
+}
+
+#[test]
+fn omega_runs_down_notifications_on_shutdown() {
+    let c = cfg("virtual_server 192.0.2.1 80 {\n protocol TCP\n omega\n quorum_down /bin/qd\n real_server 10.0.0.1 80 { notify_down /bin/d1\n TCP_CHECK { } }\n real_server 10.0.0.2 80 { notify_down /bin/d2\n TCP_CHECK { } }\n}\n");
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    d.set_health(0, 1, false, None, "");
+    let cmds: Vec<String> = d
+        .shutdown_notifications()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Script { script, .. } => Some(script.command),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cmds, vec!["/bin/d1", "/bin/qd"]);
+}
