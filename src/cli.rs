@@ -88,6 +88,22 @@ pub struct Cli {
 pub enum Command {
     /// Ask a running lvsd to reload its configuration (SIGHUP to the pid in the pid file).
     Reload,
+    /// One-shot IPVS programming from the configuration, without health checks or VRRP.
+    Ipvs {
+        #[command(subcommand)]
+        action: IpvsAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum IpvsAction {
+    /// Make the kernel's table hold the configured virtual servers, every real server up; print the
+    /// number of operations and the time taken. Other services are left alone.
+    Sync,
+    /// Print the desired table (all real servers up) in the ipvs crate's text form, without root.
+    Show,
+    /// Remove the configured virtual servers from the kernel.
+    Clear,
 }
 
 /// keepalived's `--signum` table (glibc real-time signal numbering for JSON and STATS_CLEAR).

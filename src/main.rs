@@ -1,5 +1,5 @@
 use clap::Parser;
-use lvsd::cli::{signum, Cli, Command};
+use lvsd::cli::{signum, Cli, Command, IpvsAction};
 use lvsd::config::{self, LoadOptions};
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,6 +69,9 @@ fn main() -> ExitCode {
     if cli.config_test.is_some() {
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Ipvs { action }) = cli.command {
+        return ipvs_once(action, &cfg);
+    }
     eprintln!("lvsd: the daemon (IPVS, health checks, VRRP) is not built yet; use -t to check a configuration or --dump-conf to see it");
     ExitCode::FAILURE
 }
@@ -91,4 +94,65 @@ fn reload(cli: &Cli) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
+    use lvsd::director::{kernel::Kernel, Director};
+    let director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
+    let desired = director.desired();
+    if let IpvsAction::Show = action {
+        print!("{}", ipvs::text::format_table(&desired));
+        return ExitCode::SUCCESS;
+    }
+    let sync_id = sync_id_default(cfg);
+    let mut kernel = match Kernel::start(&cfg.global, sync_id) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("lvsd: IPVS: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match action {
+        IpvsAction::Clear => {
+            kernel.adopt(director.owned_keys());
+            kernel
+                .sync(&ipvs::Table::new(), |_, _| 0)
+                .map(|r| ("removed", r))
+        }
+        _ => kernel
+            .sync(&desired, |k, d| director.config_rank(k, d))
+            .map(|r| ("programmed", r)),
+    };
+    match result {
+        Ok((what, r)) => {
+            println!(
+                "{what} {} services, {} destinations: {} operations, {} failed, {:.3} s",
+                desired.services.len(),
+                desired.dest_count(),
+                r.ops,
+                r.failed.len(),
+                r.elapsed.as_secs_f64()
+            );
+            if r.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("lvsd: IPVS: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// keepalived's default sync id: the VRID of the instance the sync daemon follows, else 0.
+fn sync_id_default(cfg: &lvsd::config::Config) -> u8 {
+    let inst = cfg
+        .global
+        .lvs_sync_daemon
+        .as_ref()
+        .and_then(|d| d.instance.as_ref());
+    inst.and_then(|name| cfg.vrrp_instances.iter().find(|i| &i.name == name))
+        .map_or(0, |i| i.virtual_router_id)
 }

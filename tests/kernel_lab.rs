@@ -1,29 +1,79 @@
-//! Kernel lab smoke test: boots Debian's kernel in qemu and runs tests/lab/smoke.sh inside it
-//! (IPVS through ipvsadm, every scheduler, netns, NAT through a VIP). Needs root and the lab's
-//! packages, and takes about 20 s, so it runs only on request:
-//! `cargo test --test kernel_lab -- --ignored`.
+//! The kernel lab: boots Debian's kernel under qemu once and runs every IPVS check inside
+//! (tests/lab/suite.sh): the ipvsadm smoke test, the ipvs crate's kernel test, and lvsd against
+//! keepalived 2.2.7 on the same configurations (`ipvsadm -Ln` compared). Needs root and the lab's
+//! packages (scripts/test-all installs them); without root it says so and passes.
 
 use std::path::Path;
 use std::process::Command;
 
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The executable of the ipvs crate's kernel test, built now by cargo.
+fn ipvs_kernel_test_binary(root: &Path) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "test",
+            "-p",
+            "ipvs",
+            "--test",
+            "kernel",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("cargo test --no-run");
+    assert!(
+        out.status.success(),
+        "building the ipvs kernel test failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == "kernel")
+        .find_map(|v| v["executable"].as_str().map(String::from))
+        .expect("no executable for the ipvs kernel test")
+}
+
 #[test]
-#[ignore = "boots a qemu guest: needs root and the kernel lab packages (scripts/kernel-lab)"]
-fn smoke_test_passes_in_the_kernel_lab() {
+fn kernel_lab_suite() {
+    if !is_root() {
+        eprintln!("kernel_lab_suite: skipped, needs root (qemu, namespaces in the guest)");
+        return;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ipvs_test = ipvs_kernel_test_binary(root);
     let output = Command::new(root.join("scripts/kernel-lab"))
         .arg("run")
-        .arg(root.join("tests/lab/smoke.sh"))
+        .arg(root.join("tests/lab/suite.sh"))
+        .env("LVSD_BIN", env!("CARGO_BIN_EXE_lvsd"))
+        .env("LAB_IPVS_KERNEL_TEST", &ipvs_test)
+        .env("KERNEL_LAB_QUIET", "1")
+        .env("KERNEL_LAB_TIMEOUT", "1200")
         .output()
         .expect("scripts/kernel-lab could not be started");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Shown with --nocapture, and kept in CI logs on failure.
+    println!("{stdout}");
     assert!(
         output.status.success(),
-        "kernel lab smoke test failed ({}):\n{stdout}\n{stderr}",
+        "kernel lab suite failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
     assert!(
-        stdout.contains("smoke: 0 failure(s)"),
-        "guest did not report a clean run:\n{stdout}"
+        stdout.contains("suite: 0 failed part(s)"),
+        "the guest did not report a clean run:\n{stdout}"
     );
+    for part in ["smoke", "ipvs-crate", "ipvs-vs-keepalived"] {
+        assert!(
+            stdout.contains(&format!("=== {part}: passed")),
+            "part {part} did not pass:\n{stdout}"
+        );
+    }
 }

@@ -11,7 +11,10 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn table(services: &[(ServiceKey, &str, &[(&str, u32)])]) -> Table {
+/// A service key, its scheduler and its destinations as (address, weight).
+type ServiceSpec<'a> = (ServiceKey, &'a str, &'a [(&'a str, u32)]);
+
+fn table(services: &[ServiceSpec]) -> Table {
     let mut t = Table::new();
     for (key, sched, dests) in services {
         t.insert_service(Service::new(*key, sched));

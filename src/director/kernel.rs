@@ -3,7 +3,7 @@
 //! table. Services lvsd did not create are never touched (unless lvs_flush / lvs_flush_on_stop say so).
 
 use crate::config::model::{FlushOnStop, Global, LvsSyncDaemon};
-use ipvs::{plan_owned, Client, Daemon, DaemonState, Op, ServiceKey, Table};
+use ipvs::{plan_owned, Client, Daemon, DaemonState, DestKey, Op, ServiceKey, Table};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -78,18 +78,29 @@ impl Kernel {
         }
     }
 
-    /// Makes the services lvsd owns equal to `desired`: only the differences are sent.
-    pub fn sync(&mut self, desired: &Table) -> Result<SyncReport, ipvs::Error> {
+    /// Makes the services lvsd owns equal to `desired`: only the differences are sent. New destinations
+    /// of a service are added in the order `rank` gives (the configuration's).
+    pub fn sync(
+        &mut self,
+        desired: &Table,
+        rank: impl Fn(&ServiceKey, &DestKey) -> usize,
+    ) -> Result<SyncReport, ipvs::Error> {
         let started = Instant::now();
         let actual = self.client.table()?;
         let owned = &self.owned;
-        let ops = plan_owned(desired, &actual, |k| owned.contains(k));
+        let mut ops = plan_owned(desired, &actual, |k| owned.contains(k));
+        order_adds(&mut ops, rank);
         let report = self.apply(&ops)?;
         self.owned = desired.services.keys().copied().collect();
         Ok(SyncReport {
             elapsed: started.elapsed(),
             ..report
         })
+    }
+
+    /// Takes ownership of services (e.g. to remove the configured ones without having created them).
+    pub fn adopt<'a>(&mut self, keys: impl IntoIterator<Item = &'a ServiceKey>) {
+        self.owned.extend(keys);
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<SyncReport, ipvs::Error> {
@@ -142,5 +153,64 @@ impl Kernel {
             elapsed: started.elapsed(),
             ..report
         })
+    }
+}
+
+/// Sorts each run of consecutive AddDest operations of one service by `rank`.
+fn order_adds(ops: &mut [Op], rank: impl Fn(&ServiceKey, &DestKey) -> usize) {
+    let mut i = 0;
+    while i < ops.len() {
+        let Op::AddDest(key, _) = &ops[i] else {
+            i += 1;
+            continue;
+        };
+        let key = *key;
+        let run = ops[i..]
+            .iter()
+            .take_while(|o| matches!(o, Op::AddDest(k, _) if *k == key))
+            .count();
+        ops[i..i + run].sort_by_key(|o| match o {
+            Op::AddDest(k, d) => rank(k, &d.key()),
+            _ => usize::MAX,
+        });
+        i += run;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipvs::{Destination, Forward};
+
+    #[test]
+    fn adds_follow_the_configuration_order_within_each_service() {
+        let k = ServiceKey::tcp("192.0.2.1".parse().expect("ip"), 80);
+        let d = |last: u8| {
+            Destination::new(
+                format!("10.0.0.{last}").parse().expect("ip"),
+                80,
+                Forward::Masq,
+            )
+        };
+        let mut ops = vec![
+            Op::AddService(ipvs::Service::new(k, "rr")),
+            Op::AddDest(k, d(1)),
+            Op::AddDest(k, d(2)),
+            Op::AddDest(k, d(3)),
+        ];
+        // Configuration order: .3, .1, .2
+        order_adds(&mut ops, |_, dk| match dk.addr.to_string().as_str() {
+            "10.0.0.3" => 0,
+            "10.0.0.1" => 1,
+            _ => 2,
+        });
+        let order: Vec<String> = ops[1..]
+            .iter()
+            .map(|o| match o {
+                Op::AddDest(_, d) => d.addr.to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(order, vec!["10.0.0.3", "10.0.0.1", "10.0.0.2"]);
     }
 }

@@ -102,14 +102,15 @@ impl Director {
                         weight: r.weight,
                     })
                     .collect();
-                let mut p = Pool {
+                // keepalived starts every service with quorum and judges it again only when a real server
+                // changes state (seen in the kernel lab: quorum 5 with a total weight of 1 keeps its
+                // real server until a check fails).
+                Pool {
                     vs: vs.clone(),
                     keys: service_keys(vs, groups),
                     rs,
                     quorum_up: true,
-                };
-                p.quorum_up = p.alive_weight() >= u64::from(p.vs.quorum);
-                p
+                }
             })
             .collect();
         Director { pools }
@@ -123,12 +124,35 @@ impl Director {
             for key in &p.keys {
                 let mut vsvc = VirtualService::new(service(&p.vs, *key));
                 for d in &dests {
-                    vsvc.dests.insert(d.key(), *d);
+                    let mut d = *d;
+                    // keepalived programs port 0 for a fwmark service's non-NAT destinations (only NAT
+                    // rewrites the port); seen in the kernel lab.
+                    if matches!(key, ServiceKey::Fwmark { .. }) && d.forward != ipvs::Forward::Masq
+                    {
+                        d.port = 0;
+                    }
+                    vsvc.dests.insert(d.key(), d);
                 }
                 t.services.insert(*key, vsvc);
             }
         }
         t
+    }
+
+    /// Where a real server stands in its virtual server's configuration: destinations are added in that
+    /// order, as keepalived does, so `ipvsadm -Ln` lists them the same way.
+    pub fn config_rank(&self, key: &ServiceKey, dest: &ipvs::DestKey) -> usize {
+        self.pools
+            .iter()
+            .find(|p| p.keys.contains(key))
+            .and_then(|p| {
+                let rs =
+                    p.vs.real_servers
+                        .iter()
+                        .position(|r| r.ip == dest.addr && (r.port == dest.port || dest.port == 0));
+                rs.or_else(|| p.vs.sorry_server.as_ref().map(|_| p.vs.real_servers.len()))
+            })
+            .unwrap_or(usize::MAX)
     }
 
     /// Every service key lvsd manages (to leave other programs' services alone).
