@@ -1,4 +1,6 @@
 //! lvsd: a keepalived.conf-compatible load-balancer director.
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod notify;
 pub mod vrrp;

@@ -69,8 +69,7 @@ fn main() -> ExitCode {
     if cli.config_test.is_some() {
         return ExitCode::SUCCESS;
     }
-    eprintln!("lvsd: the daemon (IPVS, health checks, VRRP) is not built yet; use -t to check a configuration or --dump-conf to see it");
-    ExitCode::FAILURE
+    lvsd::daemon::run(&cli, cfg)
 }
 
 fn reload(cli: &Cli) -> ExitCode {

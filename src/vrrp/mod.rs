@@ -1,10 +1,15 @@
 //! VRRP (RFC 3768 / RFC 5798) pure parts: packet codec, validation, the per-instance state
 //! machine, tracking and sync groups. Sockets, addresses and timers live in the shell.
 
+pub mod announce;
 pub mod checksum;
+pub mod engine;
+pub mod from_config;
 pub mod garp;
+pub mod netlink;
 pub mod packet;
 pub mod params;
+pub mod socket;
 pub mod state;
 pub mod sync;
 pub mod timers;

@@ -1,0 +1,66 @@
+//! vrrp_script runners: one task per script some instance or sync group tracks, running it every
+//! `interval` with its `timeout` (a run killed at the timeout counts as a failure).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use super::{Event, Slot};
+use crate::config::model::Config;
+use crate::notify::command::{prepare, run};
+
+pub(super) fn spawn(
+    cfg: &Config,
+    slots: &[Slot],
+    tx: mpsc::UnboundedSender<Event>,
+) -> Vec<JoinHandle<()>> {
+    let tracked = |name: &str| {
+        slots
+            .iter()
+            .any(|s| s.cfg.track_script.iter().any(|t| t.name == name))
+            || cfg
+                .sync_groups
+                .iter()
+                .any(|g| g.track_script.iter().any(|t| t.name == name))
+    };
+    let mut tasks = Vec::new();
+    for s in cfg.vrrp_scripts.iter().filter(|s| tracked(&s.name)) {
+        let prepared = match prepare(&s.script, cfg.global.script_user.as_ref(), &[]) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!("VRRP_Script({}): {e}; it counts as failed", s.name);
+                let (tx, name) = (tx.clone(), s.name.clone());
+                let _ = tx.send(Event::Script { name, ok: false });
+                continue;
+            }
+        };
+        let interval = s.interval.0.max(Duration::from_millis(10));
+        // keepalived: the timeout defaults to the interval.
+        let timeout = s.timeout.map(|t| t.0).unwrap_or(interval);
+        let (tx, name) = (tx.clone(), s.name.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let outcome = run(&prepared, Some(timeout)).await;
+                if !outcome.success() {
+                    tracing::debug!("VRRP_Script({name}) ended with {outcome:?}");
+                }
+                let ok = outcome.success();
+                if tx
+                    .send(Event::Script {
+                        name: name.clone(),
+                        ok,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    tasks
+}
