@@ -1,0 +1,303 @@
+//! VRRP between lvsd daemons and against keepalived 2.2.7, in network namespaces on a bridge.
+//! Needs root; skips with a printed reason otherwise.
+
+mod common;
+
+use common::netns::{can_run, keepalived_available, Lab};
+use std::time::Duration;
+
+const VIP: &str = "10.9.0.100";
+
+struct Inst<'a> {
+    version: u8,
+    priority: u8,
+    advert: &'a str,
+    extra: &'a str,
+}
+
+/// One instance VI_1 on eth0, VRID 51, with `extra` lines inside the block.
+fn conf(i: &Inst) -> String {
+    let auth = if i.version == 2 {
+        "authentication {\n auth_type PASS\n auth_pass s3cret\n }"
+    } else {
+        ""
+    };
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n version {}\n priority {}\n advert_int {}\n {auth}\n virtual_ipaddress {{\n {VIP}/24\n }}\n {}\n}}\n",
+        i.version, i.priority, i.advert, i.extra
+    )
+}
+
+fn v2(priority: u8, extra: &str) -> String {
+    conf(&Inst {
+        version: 2,
+        priority,
+        advert: "1",
+        extra,
+    })
+}
+
+/// Master_Down_Interval of VRRPv2 at advert_int 1 s: 3 s + skew, plus a margin for process
+/// start-up and polling.
+fn v2_takeover_limit(priority: u8) -> Duration {
+    Duration::from_secs(3) + Duration::from_millis(((256 - priority as u64) * 1000) / 256 + 1500)
+}
+
+#[test]
+fn two_lvsd_elect_one_master_and_survive_kill9_and_restart() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let a = lab.lvsd(0, &v2(150, ""));
+    lab.lvsd(1, &v2(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "the priority 150 node must become master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_millis(1500));
+
+    // A crash leaves the VIP on node 0's interface: the backup must claim it after the
+    // master down interval anyway, and the restarted daemon must clear its leftover.
+    lab.signal(a, libc::SIGKILL);
+    lab.wait_exit(a).expect("lvsd exits on SIGKILL");
+    let t = lab.wait_holder_any(VIP, 1, v2_takeover_limit(100));
+    assert!(
+        t.is_some(),
+        "backup takes over after kill -9; logs:\n{}",
+        lab.all_logs()
+    );
+
+    // Master back: it preempts (default), and the VIP ends up on node 0 only.
+    lab.lvsd(0, &v2(150, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "restarted higher priority node preempts; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+}
+
+#[test]
+fn sigterm_hands_over_at_once_runs_notify_and_nopreempt_holds() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let notify = |lab: &Lab, n: usize| {
+        let f = lab.path(&format!("notify{n}"));
+        format!(
+            "notify_master \"/bin/sh -c 'echo master >> {f}.m'\"\n notify \"/bin/sh -c 'echo $* >> {f}' x\"\n notify_stop \"/bin/sh -c 'echo stop >> {f}.s'\"",
+            f = f.display()
+        )
+    };
+    let n0 = notify(&lab, 0);
+    let n1 = notify(&lab, 1);
+    let a = lab.lvsd(0, &v2(150, &n0));
+    lab.lvsd(1, &v2(100, &n1));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    // SIGTERM: the master sends priority 0, the backup takes over after its skew time
+    // (0.61 s), far sooner than the 3.6 s master down interval.
+    lab.signal(a, libc::SIGTERM);
+    let t = lab.wait_holder(VIP, 1, Duration::from_secs(3));
+    let status = lab.wait_exit(a).expect("lvsd exits on SIGTERM");
+    assert!(status.success(), "clean exit; log:\n{}", lab.log(a));
+    let t = t.unwrap_or_else(|| panic!("no takeover; logs:\n{}", lab.all_logs()));
+    assert!(t < Duration::from_millis(2000), "takeover took {t:?}");
+    assert!(lab.log(a).contains("(VI_1) Entering MASTER STATE"));
+    assert!(lab.log(1).contains("(VI_1) Entering MASTER STATE"));
+    assert!(!lab.path("lvsd0.pid").exists(), "pid file removed at stop");
+
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let f0 = lab.path("notify0");
+    assert_eq!(
+        read(f0.clone()),
+        "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n"
+    );
+    assert_eq!(read(f0.with_extension("m")), "master\n");
+    assert_eq!(read(f0.with_extension("s")), "stop\n");
+    let t0 = std::time::Instant::now();
+    let f1 = lab.path("notify1");
+    while read(f1.clone()).lines().count() < 2 && t0.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        read(f1),
+        "INSTANCE VI_1 BACKUP 100\nINSTANCE VI_1 MASTER 100\n"
+    );
+
+    // The higher priority node comes back with nopreempt: the master keeps the VIP.
+    lab.lvsd(0, &v2(150, "nopreempt"));
+    lab.assert_stays(VIP, 1, Duration::from_secs(5));
+}
+
+#[test]
+fn failing_track_script_moves_the_vip_and_back() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let flag = lab.path("down");
+    let script = format!(
+        "vrrp_script chk {{\n script \"/bin/sh -c '! test -e {}'\"\n interval 1\n timeout 1\n fall 1\n rise 1\n weight -100\n}}\n",
+        flag.display()
+    );
+    let a_conf = format!("{script}{}", v2(150, "track_script {\n chk\n }"));
+    lab.lvsd(0, &a_conf);
+    lab.lvsd(1, &v2(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    std::fs::write(&flag, "").unwrap();
+    // Next script run (<= 1 s) drops priority to 50; the backup (100) preempts on the next
+    // advert, within its master down interval at most.
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(6)).is_some(),
+        "failing script moves the VIP; logs:\n{}",
+        lab.all_logs()
+    );
+    assert!(lab.log(0).contains("VRRP_Script(chk) failed"));
+
+    std::fs::remove_file(&flag).unwrap();
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "recovered script brings it back; logs:\n{}",
+        lab.all_logs()
+    );
+}
+
+#[test]
+fn a_timed_out_track_script_counts_as_failure() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let conf = format!(
+        "vrrp_script slow {{\n script \"/bin/sleep 5\"\n interval 1\n timeout 0.3\n fall 1\n}}\n{}",
+        v2(150, "track_script {\n slow\n }")
+    );
+    let d = lab.lvsd(0, &conf);
+    let t0 = std::time::Instant::now();
+    while !lab.log(d).contains("(VI_1) Entering FAULT STATE")
+        && t0.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        lab.log(d)
+            .contains("(VI_1) Entering FAULT STATE (track_script slow failed)"),
+        "an unweighted script killed at its timeout puts the instance in FAULT:\n{}",
+        lab.log(d)
+    );
+    assert!(lab.holders(VIP).is_empty());
+}
+
+#[test]
+fn interop_v2_pass_with_keepalived_both_ways() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    // keepalived has the higher priority.
+    let ka = lab.keepalived(1, &v2(200, ""));
+    let l = lab.lvsd(0, &v2(150, ""));
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(6)).is_some(),
+        "keepalived (200) is master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 1, Duration::from_secs(2));
+    assert!(
+        !lab.log(l).contains("discarded advert"),
+        "lvsd accepts keepalived's adverts:\n{}",
+        lab.log(l)
+    );
+
+    // keepalived stops: lvsd takes over at once (priority 0 advert).
+    lab.signal(ka, libc::SIGTERM);
+    let t = lab.wait_holder(VIP, 0, Duration::from_secs(3));
+    assert!(
+        t.is_some(),
+        "lvsd takes over from keepalived; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(ka);
+
+    // keepalived comes back and preempts lvsd.
+    let ka2 = lab.keepalived(1, &v2(200, ""));
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(6)).is_some(),
+        "keepalived preempts lvsd; logs:\n{}",
+        lab.all_logs()
+    );
+    // lvsd crashes while backup, keepalived keeps the VIP; kill keepalived hard: lvsd
+    // restarted takes over after the master down interval.
+    lab.signal(l, libc::SIGKILL);
+    lab.wait_exit(l);
+    lab.lvsd(0, &v2(150, ""));
+    lab.assert_stays(VIP, 1, Duration::from_secs(2));
+    lab.signal(ka2, libc::SIGKILL);
+    assert!(
+        lab.wait_holder_any(VIP, 0, v2_takeover_limit(150))
+            .is_some(),
+        "lvsd takes over after keepalived crashed; logs:\n{}",
+        lab.all_logs()
+    );
+}
+
+#[test]
+fn interop_v3_fast_adverts_with_keepalived_both_ways() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let v3 = |priority| {
+        conf(&Inst {
+            version: 3,
+            priority,
+            advert: "0.1",
+            extra: "",
+        })
+    };
+    let mut lab = Lab::new(2);
+    // lvsd has the higher priority this time.
+    let l = lab.lvsd(0, &v3(150));
+    let ka = lab.keepalived(1, &v3(100));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "lvsd (150) is master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+    assert!(
+        !lab.log(ka).contains("bad checksum") && !lab.log(ka).contains("Invalid"),
+        "keepalived accepts lvsd's v3 adverts:\n{}",
+        lab.log(ka)
+    );
+
+    // lvsd crashes: keepalived takes over within 3 x 0.1 s + skew (+ margin).
+    lab.signal(l, libc::SIGKILL);
+    lab.wait_exit(l);
+    assert!(
+        lab.wait_holder_any(VIP, 1, Duration::from_millis(1500))
+            .is_some(),
+        "keepalived takes over after lvsd's crash; logs:\n{}",
+        lab.all_logs()
+    );
+    // lvsd is back: it removes its leftover VIP and preempts keepalived.
+    lab.lvsd(0, &v3(150));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(3)).is_some(),
+        "lvsd preempts keepalived; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_millis(500));
+}
