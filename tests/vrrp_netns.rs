@@ -301,3 +301,174 @@ fn interop_v3_fast_adverts_with_keepalived_both_ways() {
     );
     lab.assert_stays(VIP, 0, Duration::from_millis(500));
 }
+
+#[test]
+fn link_down_means_fault_and_the_vip_moves() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let a = lab.lvsd(0, &v2(150, ""));
+    lab.lvsd(1, &v2(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    lab.ip_in(0, &["link", "set", "eth0", "down"]);
+    assert!(
+        lab.wait_holder(VIP, 1, v2_takeover_limit(100)).is_some(),
+        "the backup takes over from a master whose link went down; logs:\n{}",
+        lab.all_logs()
+    );
+    assert!(
+        lab.log(a)
+            .contains("(VI_1) Entering FAULT STATE (track_interface eth0 down)"),
+        "{}",
+        lab.log(a)
+    );
+
+    lab.ip_in(0, &["link", "set", "eth0", "up"]);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "link back up: BACKUP, then preempts; logs:\n{}",
+        lab.all_logs()
+    );
+}
+
+#[test]
+fn notify_fifo_lines_and_sighup_keeps_running() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let fifo = lab.path("vrrp.fifo");
+    let conf = format!(
+        "global_defs {{\n vrrp_notify_fifo {}\n}}\n{}",
+        fifo.display(),
+        v2(150, "")
+    );
+    let d = lab.lvsd(0, &conf);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.log(d)
+    );
+    // lvsd keeps the FIFO open: the lines wait in the pipe for a reader.
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("lvsd created the fifo");
+    let mut buf = vec![0u8; 4096];
+    let n = f.read(&mut buf).expect("read fifo");
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        "INSTANCE \"VI_1\" BACKUP 150\nINSTANCE \"VI_1\" MASTER 150\n"
+    );
+
+    lab.signal(d, libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        lab.log(d).contains("reload not implemented yet"),
+        "{}",
+        lab.log(d)
+    );
+    assert_eq!(lab.holders(VIP), [0], "SIGHUP changes nothing for now");
+    lab.signal(d, libc::SIGTERM);
+    assert!(lab.wait_exit(d).is_some_and(|s| s.success()));
+    assert!(lab.holders(VIP).is_empty(), "a clean stop removes the VIP");
+}
+
+#[test]
+fn interop_unicast_v2_with_keepalived() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let uni = |me: u8, peer: u8| {
+        format!(
+            "unicast_src_ip 10.9.0.{me}\n unicast_peer {{\n 10.9.0.{peer}\n }}\n check_unicast_src"
+        )
+    };
+    let mut lab = Lab::new(3);
+    let l = lab.lvsd(0, &v2(150, &uni(1, 2)));
+    let ka = lab.keepalived(1, &v2(100, &uni(2, 1)));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "lvsd (150) is master over unicast; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(2));
+    assert!(!lab.log(ka).contains("TTL"), "{}", lab.log(ka));
+    lab.signal(l, libc::SIGTERM);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(3)).is_some(),
+        "keepalived takes over over unicast; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(l);
+    lab.lvsd(0, &v2(150, &uni(1, 2)));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "lvsd preempts back; logs:\n{}",
+        lab.all_logs()
+    );
+    // Node 2 is no unicast peer of lvsd: once it is master (after 3.2 s) and sends its
+    // priority 200 adverts to lvsd, lvsd discards them and stays master.
+    lab.lvsd(2, &v2(200, &uni(3, 1)));
+    let t0 = std::time::Instant::now();
+    while !lab.log(l + 2).contains("not a unicast_peer") && t0.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        lab.log(l + 2)
+            .contains("discarded advert from 10.9.0.3: not a unicast_peer"),
+        "{}",
+        lab.all_logs()
+    );
+    assert!(lab.holders(VIP).contains(&0), "{}", lab.all_logs());
+    assert!(
+        !lab.log(l + 2).contains("Entering BACKUP STATE (higher"),
+        "{}",
+        lab.all_logs()
+    );
+}
+
+#[test]
+fn interop_v3_ipv6_with_keepalived() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100";
+    let v6 = |priority: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n version 3\n priority {priority}\n advert_int 0.1\n virtual_ipaddress {{\n {VIP6}/64\n }}\n}}\n"
+        )
+    };
+    let mut lab = Lab::new(2);
+    let l = lab.lvsd(0, &v6(150));
+    lab.keepalived(1, &v6(100));
+    assert!(
+        lab.wait_holder(VIP6, 0, Duration::from_secs(8)).is_some(),
+        "lvsd (150) is IPv6 master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 0, Duration::from_secs(1));
+    lab.signal(l, libc::SIGTERM);
+    assert!(
+        lab.wait_holder(VIP6, 1, Duration::from_secs(2)).is_some(),
+        "keepalived takes the IPv6 VIP; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(l);
+    lab.lvsd(0, &v6(150));
+    assert!(
+        lab.wait_holder(VIP6, 0, Duration::from_secs(8)).is_some(),
+        "lvsd preempts keepalived over IPv6; logs:\n{}",
+        lab.all_logs()
+    );
+}

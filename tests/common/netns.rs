@@ -147,6 +147,7 @@ impl Lab {
         let conf = self.write(&format!("ka{n}.conf"), conf);
         let log = self.path(&format!("ka{n}.log"));
         let vrrp_pid = self.path(&format!("ka{n}.vrrp.pid"));
+        let logf = std::fs::File::create(&log).expect("log file");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns(node), "keepalived"])
             .args(["-n", "-l", "-D", "-P", "-f"])
@@ -157,8 +158,8 @@ impl Lab {
             .arg(&vrrp_pid)
             .arg("-c")
             .arg(self.path(&format!("ka{n}.chk.pid")))
-            .stdout(std::fs::File::create(&log).expect("log file"))
-            .stderr(Stdio::null())
+            .stdout(logf.try_clone().expect("log file"))
+            .stderr(logf)
             .spawn()
             .expect("start keepalived");
         self.daemons.push(Daemon {
@@ -201,6 +202,14 @@ impl Lab {
         }
         self.daemons[d].child = Some(child);
         None
+    }
+
+    /// Runs `ip ARGS` inside a node's namespace.
+    pub fn ip_in(&self, node: usize, args: &[&str]) {
+        let ns = self.ns(node);
+        let mut v = vec!["-n", ns.as_str()];
+        v.extend_from_slice(args);
+        ip(&v);
     }
 
     /// Nodes whose eth0 carries `addr` now.

@@ -96,6 +96,8 @@ struct Engine {
     logged: HashSet<(String, IpAddr)>,
     /// Source of the packet being fed, to name the peer of a rejected one.
     rx_src: Option<IpAddr>,
+    /// global_defs vrrp_check_unicast_src.
+    check_unicast_src: bool,
 }
 
 /// Runs until `Control::Stop`; returns after the clean shutdown.
@@ -197,6 +199,7 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
         rejects: HashMap::new(),
         logged: HashSet::new(),
         rx_src: None,
+        check_unicast_src: cfg.global.vrrp_check_unicast_src,
     };
 
     if !cfg.global.vrrp_startup_delay.0.is_zero() {
@@ -302,6 +305,9 @@ impl Engine {
                     .collect();
                 self.rx_src = Some(rx.src);
                 for i in targets {
+                    if !self.accepts_source(i, rx.src) {
+                        continue;
+                    }
                     self.feed(i, Input::Packet(rx.clone())).await;
                 }
                 self.rx_src = None;
@@ -321,6 +327,27 @@ impl Engine {
             }
             Event::Link(l) => self.tracked(Kind::Interface, &l.name, l.up).await,
         }
+    }
+
+    /// check_unicast_src: a unicast instance accepts adverts from its unicast_peers only.
+    fn accepts_source(&mut self, i: usize, src: IpAddr) -> bool {
+        let s = &self.slots[i];
+        let check = s.cfg.check_unicast_src || self.check_unicast_src;
+        if !check
+            || s.cfg.unicast_peer.is_empty()
+            || s.cfg.unicast_peer.iter().any(|p| p.addr == src)
+        {
+            return true;
+        }
+        let key = "UnicastSrcNotPeer".to_string();
+        *self.rejects.entry(key.clone()).or_default() += 1;
+        if self.logged.insert((key, src)) {
+            warn!(
+                "({}) discarded advert from {src}: not a unicast_peer (logged once per peer)",
+                s.vi.name()
+            );
+        }
+        false
     }
 
     async fn tracked(&mut self, kind: Kind, name: &str, up: bool) {
