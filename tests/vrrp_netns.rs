@@ -472,3 +472,80 @@ fn interop_v3_ipv6_with_keepalived() {
         lab.all_logs()
     );
 }
+
+#[test]
+fn sync_group_follows_a_track_file_fault_of_one_member() {
+    if !can_run() {
+        return;
+    }
+    const VIP2: &str = "10.9.0.101";
+    let mut lab = Lab::new(2);
+    let flag = lab.path("tf");
+    std::fs::write(&flag, "0\n").unwrap();
+    let gnotify = lab.path("group.notify");
+    let node = |priority: u8, tracked: bool| {
+        let track = if tracked { "track_file {\n tf\n }" } else { "" };
+        format!(
+            "vrrp_track_file tf {{\n file {}\n weight 0\n}}\n\
+             vrrp_sync_group G {{\n group {{\n VI_1\n VI_2\n }}\n notify \"/bin/sh -c 'echo $* >> {}' x\"\n}}\n\
+             vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n {VIP}/24\n }}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n {VIP2}/24\n }}\n {track}\n}}\n",
+            flag.display(),
+            gnotify.display()
+        )
+    };
+    let a_conf = node(150, true);
+    let a = lab.lvsd(0, &a_conf);
+    // Node 1's group notify gets its own file.
+    let b_conf = node(100, false).replace("group.notify", "group1.notify");
+    lab.lvsd(1, &b_conf);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert!(
+        lab.wait_holder(VIP2, 0, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    // A non-zero value in an unweighted track_file: VI_2 FAULT, and VI_1 with it.
+    std::fs::write(&flag, "1\n").unwrap();
+    assert!(
+        lab.wait_holder(VIP2, 1, v2_takeover_limit(100)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    let log = lab.log(a);
+    assert!(
+        log.contains("(VI_2) Entering FAULT STATE (track_file tf value 1)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("(VI_1) Entering FAULT STATE (sync group G: VI_2 is in FAULT state)"),
+        "{log}"
+    );
+    let g = std::fs::read_to_string(&gnotify).unwrap_or_default();
+    assert!(
+        g.lines().any(|l| l.starts_with("GROUP G FAULT")),
+        "group notify: {g:?}"
+    );
+
+    std::fs::write(&flag, "0\n").unwrap();
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(8)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert!(
+        lab.wait_holder(VIP2, 0, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+}

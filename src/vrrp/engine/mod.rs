@@ -75,6 +75,10 @@ enum Event {
         ok: bool,
     },
     Link(Link),
+    File {
+        name: String,
+        value: i64,
+    },
 }
 
 struct Group {
@@ -326,6 +330,13 @@ impl Engine {
                 self.tracked(Kind::Script, &name, up).await;
             }
             Event::Link(l) => self.tracked(Kind::Interface, &l.name, l.up).await,
+            Event::File { name, value } => {
+                for i in 0..self.slots.len() {
+                    if let Some(change) = self.slots[i].tracker.set_value(&name, value) {
+                        self.feed(i, Input::Track(change)).await;
+                    }
+                }
+            }
         }
     }
 

@@ -62,5 +62,40 @@ pub(super) fn spawn(
             }
         }));
     }
+    tasks.extend(spawn_file_watchers(cfg, tx));
     tasks
+}
+
+/// How often track_files are read (keepalived watches them with inotify).
+const FILE_POLL: Duration = Duration::from_millis(500);
+
+/// One task reading every tracked track_file, reporting changed values.
+fn spawn_file_watchers(cfg: &Config, tx: mpsc::UnboundedSender<Event>) -> Option<JoinHandle<()>> {
+    let files: Vec<(String, String)> = cfg
+        .track_files
+        .iter()
+        .map(|f| (f.name.clone(), f.file.clone()))
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut last: Vec<Option<i64>> = vec![None; files.len()];
+        loop {
+            for ((name, path), seen) in files.iter().zip(last.iter_mut()) {
+                let value = super::setup::read_track_file(path);
+                if *seen != Some(value) {
+                    *seen = Some(value);
+                    let ev = Event::File {
+                        name: name.clone(),
+                        value,
+                    };
+                    if tx.send(ev).is_err() {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(FILE_POLL).await;
+        }
+    }))
 }

@@ -94,13 +94,39 @@ async fn open_tx(link: &Link, src: IpAddr, ttl: u8, name: &str) -> Result<TxSock
     }
 }
 
-fn add_tracks(
-    tracker: &mut Tracker,
-    cfg: &Config,
-    scripts: &[Track],
-    interfaces: &[Track],
-    links: &HashMap<String, Link>,
-) {
+/// The tracked items of an instance or its sync group.
+struct Tracks<'a> {
+    scripts: &'a [Track],
+    interfaces: &'a [Track],
+    files: &'a [Track],
+}
+
+/// A track_file's current value: its first number, 0 when missing or unreadable (keepalived).
+pub fn read_track_file(path: &str) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn add_tracks(tracker: &mut Tracker, cfg: &Config, t: Tracks, links: &HashMap<String, Link>) {
+    let Tracks {
+        scripts,
+        interfaces,
+        files,
+    } = t;
+    for t in files {
+        let Some(f) = cfg.track_files.iter().find(|f| f.name == t.name) else {
+            continue;
+        };
+        tracker.track(
+            Kind::File,
+            &f.name,
+            t.weight.unwrap_or(f.weight),
+            t.reverse || f.reverse,
+            Status::Value(read_track_file(&f.file)),
+        );
+    }
     for t in scripts {
         let Some(s) = cfg.vrrp_scripts.iter().find(|s| s.name == t.name) else {
             continue;
@@ -261,19 +287,23 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             .into_iter()
             .chain(inst.track_interface.iter().cloned())
             .collect();
-        add_tracks(&mut tracker, cfg, &inst.track_script, &if_tracks, &links);
+        let own = Tracks {
+            scripts: &inst.track_script,
+            interfaces: &if_tracks,
+            files: &inst.track_file,
+        };
+        add_tracks(&mut tracker, cfg, own, &links);
         if let Some(g) = cfg
             .sync_groups
             .iter()
             .find(|g| Some(&g.name) == inst.sync_group.as_ref())
         {
-            add_tracks(
-                &mut tracker,
-                cfg,
-                &g.track_script,
-                &g.track_interface,
-                &links,
-            );
+            let group = Tracks {
+                scripts: &g.track_script,
+                interfaces: &g.track_interface,
+                files: &g.track_file,
+            };
+            add_tracks(&mut tracker, cfg, group, &links);
         }
 
         remove_leftovers(nl, &inst.name, params.is_address_owner(), &vips).await;
