@@ -549,3 +549,40 @@ fn sync_group_follows_a_track_file_fault_of_one_member() {
         lab.all_logs()
     );
 }
+
+#[test]
+fn virtual_routes_follow_the_master_state() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let routes = "virtual_routes {\n 192.168.77.0/24 via 10.9.0.254 dev eth0 metric 5\n blackhole 10.77.0.0/16\n }";
+    let d = lab.lvsd(0, &v2(150, routes));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.log(d)
+    );
+    let show = |lab: &Lab| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &lab.ns(0), "route", "show", "proto", "keepalived"])
+            .output()
+            .expect("ip route");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let t0 = std::time::Instant::now();
+    while !show(&lab).contains("10.77.0.0/16") && t0.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = show(&lab);
+    assert!(
+        r.contains("192.168.77.0/24 via 10.9.0.254 dev eth0"),
+        "{r}\n{}",
+        lab.log(d)
+    );
+    assert!(r.contains("metric 5"), "{r}");
+    assert!(r.contains("blackhole 10.77.0.0/16"), "{r}");
+    lab.signal(d, libc::SIGTERM);
+    lab.wait_exit(d);
+    assert_eq!(show(&lab), "", "routes removed with the VIPs");
+}

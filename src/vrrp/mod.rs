@@ -9,6 +9,7 @@ pub mod garp;
 pub mod netlink;
 pub mod packet;
 pub mod params;
+pub mod routes;
 pub mod socket;
 pub mod state;
 pub mod sync;

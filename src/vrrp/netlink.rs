@@ -6,6 +6,7 @@ use futures::stream::TryStreamExt;
 use futures::StreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, MulticastGroup};
 use thiserror::Error;
@@ -15,6 +16,7 @@ use crate::config::model::IpAddress;
 
 const EEXIST: i32 = 17;
 const EADDRNOTAVAIL: i32 = 99;
+const ESRCH: i32 = 3;
 
 #[derive(Debug, Error)]
 pub enum NetlinkError {
@@ -207,6 +209,30 @@ impl Netlink {
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EADDRNOTAVAIL => Ok(()),
             r => r.map_err(|e| NetlinkError::Request {
                 what: format!("removing {}/{}", vip.addr, vip.prefix),
+                source: e,
+            }),
+        }
+    }
+}
+
+impl Netlink {
+    /// Adds a route; one already present counts as added.
+    pub async fn add_route(&self, what: &str, msg: &RouteMessage) -> Result<(), NetlinkError> {
+        match self.handle.route().add(msg.clone()).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EEXIST => Ok(()),
+            r => r.map_err(|e| NetlinkError::Request {
+                what: format!("adding route {what}"),
+                source: e,
+            }),
+        }
+    }
+
+    /// Removes a route; one already gone counts as removed.
+    pub async fn del_route(&self, what: &str, msg: &RouteMessage) -> Result<(), NetlinkError> {
+        match self.handle.route().del(msg.clone()).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ESRCH => Ok(()),
+            r => r.map_err(|e| NetlinkError::Request {
+                what: format!("removing route {what}"),
                 source: e,
             }),
         }

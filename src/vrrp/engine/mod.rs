@@ -25,6 +25,7 @@ use crate::vrrp::sync::SyncGroup;
 use crate::vrrp::track::{Kind, ScriptState, Tracker};
 use crate::vrrp::validate::{Reject, RxPacket};
 use crate::vrrp::{Action, Input, Instance, State};
+use netlink_packet_route::route::RouteMessage;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -59,6 +60,8 @@ pub struct Slot {
     dests: Vec<IpAddr>,
     tx: TxSocket,
     vips: Vec<Vip>,
+    /// virtual_routes, as (description, message), present while MASTER.
+    routes: Vec<(String, RouteMessage)>,
     /// GARP/NA senders by interface index.
     announcers: Vec<(u32, Rc<Announcer>)>,
     tracker: Tracker,
@@ -445,9 +448,19 @@ impl Engine {
                             warn!("({name}) {e}");
                         }
                     }
+                    for (what, r) in self.slots[i].routes.clone() {
+                        if let Err(e) = self.nl.add_route(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                 }
                 Action::RemoveVips => {
                     info!("({name}) Removing VIPs.");
+                    for (what, r) in self.slots[i].routes.clone() {
+                        if let Err(e) = self.nl.del_route(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                     for v in self.slots[i].vips.clone() {
                         if let Err(e) = self.nl.del(&v).await {
                             warn!("({name}) {e}");

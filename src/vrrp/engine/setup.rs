@@ -14,6 +14,7 @@ use crate::vrrp::announce::Announcer;
 use crate::vrrp::from_config::{family, instance_params};
 use crate::vrrp::netlink::{Link, Netlink, Vip};
 use crate::vrrp::packet::Family;
+use crate::vrrp::routes::route_message;
 use crate::vrrp::socket::{is_link_local, TxSocket};
 use crate::vrrp::track::{Kind, Status, Tracker};
 use crate::vrrp::Instance;
@@ -174,6 +175,7 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
         {
             names.extend(a.dev.clone());
         }
+        names.extend(inst.virtual_routes.iter().filter_map(|r| r.dev.clone()));
         names.extend(inst.track_interface.iter().map(|t| t.name.clone()));
     }
     for g in &cfg.sync_groups {
@@ -244,6 +246,30 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
                 Ok(v) => vips.push(v),
                 Err(e) => warn!("({}) {e}", inst.name),
             }
+        }
+        let mut routes = Vec::new();
+        for r in &inst.virtual_routes {
+            let dev = match r.dev.as_deref().map(|d| (d, links.get(d))) {
+                None => None,
+                Some((_, Some(l))) => Some(l.index),
+                Some((d, None)) => {
+                    warn!(
+                        "({}) route {}: interface {d} not found, skipped",
+                        inst.name, r.to
+                    );
+                    continue;
+                }
+            };
+            match route_message(r, dev) {
+                Ok(m) => routes.push((r.to.clone(), m)),
+                Err(e) => warn!("({}) {e}, skipped", inst.name),
+            }
+        }
+        if !inst.virtual_rules.is_empty() {
+            warn!(
+                "({}) virtual_rules are not supported yet, ignored",
+                inst.name
+            );
         }
         let mut ann = Vec::new();
         for ifindex in vips.iter().map(|v| v.ifindex) {
@@ -319,6 +345,7 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             dests,
             tx,
             vips,
+            routes,
             announcers: ann,
             tracker,
         });
