@@ -586,3 +586,65 @@ fn virtual_routes_follow_the_master_state() {
     lab.wait_exit(d);
     assert_eq!(show(&lab), "", "routes removed with the VIPs");
 }
+
+#[test]
+fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
+    if !can_run() {
+        return;
+    }
+    if std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: tcpdump is not installed");
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let cap = lab.path("cap.txt");
+    let mut tcpdump = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns(1),
+            "tcpdump",
+            "-l",
+            "-n",
+            "-i",
+            "eth0",
+        ])
+        .args(["arp or (icmp6 and ip6[40] == 136)"])
+        .stdout(std::fs::File::create(&cap).unwrap())
+        .stderr(std::fs::File::create(lab.path("cap.err")).unwrap())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(700));
+    let conf = format!(
+        "{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n priority 150\n advert_int 0.2\n virtual_ipaddress {{\n 2001:db8::100/64\n }}\n}}\n",
+        v2(150, "")
+    );
+    let d = lab.lvsd(0, &conf);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.log(d)
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = tcpdump.kill();
+    let _ = tcpdump.wait();
+    let out = std::fs::read_to_string(&cap).unwrap_or_default()
+        + &std::fs::read_to_string(lab.path("cap.err")).unwrap_or_default();
+    let garps = out
+        .lines()
+        .filter(|l| l.contains("Request who-has 10.9.0.100 (ff:ff:ff:ff:ff:ff) tell 10.9.0.100"))
+        .count();
+    assert_eq!(
+        garps, 5,
+        "one burst of garp_master_repeat (5) GARPs:\n{out}"
+    );
+    let nas = out
+        .lines()
+        .filter(|l| l.contains("neighbor advertisement") && l.contains("tgt is 2001:db8::100"))
+        .count();
+    assert_eq!(nas, 5, "one burst of 5 unsolicited NAs:\n{out}");
+}
