@@ -458,6 +458,19 @@ fn interop_v3_ipv6_with_keepalived() {
         lab.all_logs()
     );
     lab.assert_stays(VIP6, 0, Duration::from_secs(1));
+    let out = std::process::Command::new("ip")
+        .args(["-n", &lab.ns(0), "-6", "-o", "addr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip addr");
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains(VIP6))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("nodad") && !line.contains("tentative"),
+        "VIP usable at once: {line}"
+    );
     lab.signal(l, libc::SIGTERM);
     assert!(
         lab.wait_holder(VIP6, 1, Duration::from_secs(2)).is_some(),
@@ -619,8 +632,9 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         .spawn()
         .expect("tcpdump");
     std::thread::sleep(Duration::from_millis(700));
+    // GARPs spaced by vrrp_garp_interval, NAs back to back.
     let conf = format!(
-        "{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n priority 150\n advert_int 0.2\n virtual_ipaddress {{\n 2001:db8::100/64\n }}\n}}\n",
+        "global_defs {{\n vrrp_garp_interval 0.1\n}}\n{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n priority 150\n advert_int 0.2\n virtual_ipaddress {{\n 2001:db8::100/64\n }}\n}}\n",
         v2(150, "")
     );
     let d = lab.lvsd(0, &conf);
@@ -629,18 +643,37 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         "{}",
         lab.log(d)
     );
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(1200));
     let _ = tcpdump.kill();
     let _ = tcpdump.wait();
     let out = std::fs::read_to_string(&cap).unwrap_or_default()
         + &std::fs::read_to_string(lab.path("cap.err")).unwrap_or_default();
-    let garps = out
+    // tcpdump -n lines start with HH:MM:SS.micros
+    let secs = |l: &str| -> f64 {
+        let t = l.split_whitespace().next().unwrap_or_default();
+        t.rsplit(':')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0.0)
+            + 60.0
+                * t.split(':')
+                    .nth(1)
+                    .and_then(|m| m.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+    };
+    let garps: Vec<f64> = out
         .lines()
         .filter(|l| l.contains("Request who-has 10.9.0.100 (ff:ff:ff:ff:ff:ff) tell 10.9.0.100"))
-        .count();
+        .map(secs)
+        .collect();
     assert_eq!(
-        garps, 5,
+        garps.len(),
+        5,
         "one burst of garp_master_repeat (5) GARPs:\n{out}"
+    );
+    assert!(
+        garps[4] - garps[0] >= 0.35,
+        "4 gaps of vrrp_garp_interval 0.1 s between the GARPs:\n{out}"
     );
     let nas = out
         .lines()

@@ -109,7 +109,9 @@ impl Vip {
             label: a.label.clone(),
             scope,
             brd,
-            nodad: a.nodad,
+            // RFC 5798 section 8.2: no duplicate address detection for virtual addresses,
+            // a VIP must be usable the moment a new master takes it.
+            nodad: a.nodad || a.addr.is_ipv6(),
         })
     }
 }

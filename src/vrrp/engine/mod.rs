@@ -105,6 +105,8 @@ struct Engine {
     rx_src: Option<IpAddr>,
     /// global_defs vrrp_check_unicast_src.
     check_unicast_src: bool,
+    /// Gap between gratuitous ARPs and between unsolicited NAs of one burst.
+    garp_gap: (Duration, Duration),
 }
 
 /// Runs until `Control::Stop`; returns after the clean shutdown.
@@ -207,6 +209,10 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
         logged: HashSet::new(),
         rx_src: None,
         check_unicast_src: cfg.global.vrrp_check_unicast_src,
+        garp_gap: (
+            cfg.global.vrrp_garp_interval.0,
+            cfg.global.vrrp_gna_interval.0,
+        ),
     };
 
     if !cfg.global.vrrp_startup_delay.0.is_zero() {
@@ -495,21 +501,44 @@ impl Engine {
         }
     }
 
+    /// Sends a burst for every VIP; with vrrp_garp_interval / vrrp_gna_interval the messages
+    /// are spaced by a task so the engine never waits.
     fn garp(&self, i: usize, count: u32) {
         let s = &self.slots[i];
-        let name = s.vi.name();
+        let name = s.vi.name().to_string();
+        info!("({name}) Sending/queueing gratuitous ARPs / unsolicited NAs for the VIPs");
         for v in &s.vips {
             let Some((_, ann)) = s.announcers.iter().find(|(idx, _)| *idx == v.ifindex) else {
                 continue;
             };
-            for _ in 0..count {
-                if let Err(e) = ann.announce(v.addr) {
-                    warn!("({name}) announcing {}: {e}", v.addr);
-                    break;
+            let gap = match v.addr {
+                IpAddr::V4(_) => self.garp_gap.0,
+                IpAddr::V6(_) => self.garp_gap.1,
+            };
+            let (ann, addr, name) = (ann.clone(), v.addr, name.clone());
+            let send = move || {
+                ann.announce(addr)
+                    .map_err(|e| warn!("({name}) announcing {addr}: {e}"))
+            };
+            if gap.is_zero() {
+                for _ in 0..count {
+                    if send().is_err() {
+                        break;
+                    }
                 }
+            } else {
+                tokio::task::spawn_local(async move {
+                    for k in 0..count {
+                        if k > 0 {
+                            tokio::time::sleep(gap).await;
+                        }
+                        if send().is_err() {
+                            break;
+                        }
+                    }
+                });
             }
         }
-        debug!("({name}) sent {count} gratuitous ARP/NA per VIP");
     }
 
     fn log_reject_totals(&self) {
