@@ -681,3 +681,32 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         .count();
     assert_eq!(nas, 5, "one burst of 5 unsolicited NAs:\n{out}");
 }
+
+#[test]
+fn script_security_refuses_a_world_writable_track_script() {
+    if !can_run() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut lab = Lab::new(1);
+    let script = lab.write("chk.sh", "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conf = format!(
+        "global_defs {{\n enable_script_security\n script_user root\n}}\nvrrp_script chk {{\n script {}\n interval 1\n fall 2\n}}\n{}",
+        script.display(),
+        v2(150, "track_script {\n chk\n }")
+    );
+    let d = lab.lvsd(0, &conf);
+    let t0 = std::time::Instant::now();
+    while !lab.log(d).contains("Entering FAULT STATE") && t0.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = lab.log(d);
+    assert!(log.contains("VRRP_Script(chk) disabled"), "{log}");
+    assert!(log.contains("writable by non-root users"), "{log}");
+    assert!(
+        log.contains("(VI_1) Entering FAULT STATE (track_script chk failed)"),
+        "{log}"
+    );
+    assert!(lab.holders(VIP).is_empty());
+}

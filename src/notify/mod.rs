@@ -3,6 +3,7 @@
 //! the order of its state changes, while different objects run in parallel.
 
 pub mod command;
+pub mod security;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::config::model::{Notify, Script};
 use command::{prepare, run, Outcome, Prepared};
@@ -84,6 +85,8 @@ impl Event {
 /// Runs notify scripts per object in order and writes the FIFO.
 pub struct Notifier {
     default_user: Option<(String, Option<String>)>,
+    /// enable_script_security: unsafe scripts are not run.
+    script_security: bool,
     queues: HashMap<String, mpsc::UnboundedSender<Prepared>>,
     workers: Vec<JoinHandle<()>>,
     fifo: Option<mpsc::UnboundedSender<String>>,
@@ -91,7 +94,11 @@ pub struct Notifier {
 
 impl Notifier {
     /// `fifo`: the vrrp_notify_fifo (or notify_fifo) path, created when missing.
-    pub fn new(default_user: Option<(String, Option<String>)>, fifo: Option<PathBuf>) -> Self {
+    pub fn new(
+        default_user: Option<(String, Option<String>)>,
+        script_security: bool,
+        fifo: Option<PathBuf>,
+    ) -> Self {
         let fifo = fifo.map(|path| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(fifo_writer(path, rx));
@@ -99,6 +106,7 @@ impl Notifier {
         });
         Notifier {
             default_user,
+            script_security,
             queues: HashMap::new(),
             workers: Vec::new(),
             fifo,
@@ -113,6 +121,16 @@ impl Notifier {
         for (script, args) in ev.scripts(scripts) {
             match prepare(script, self.default_user.as_ref(), &args) {
                 Ok(p) => {
+                    if let Err(why) = security::check(&p) {
+                        if self.script_security {
+                            error!("({}) notify script '{}' not run: {why}", ev.name, p.line);
+                            continue;
+                        }
+                        warn!(
+                            "({}) SECURITY: notify script '{}' runs as root: {why}",
+                            ev.name, p.line
+                        );
+                    }
                     let q = self.queues.entry(key.clone()).or_insert_with(|| {
                         let (tx, rx) = mpsc::unbounded_channel();
                         self.workers.push(tokio::spawn(worker(key.clone(), rx)));
@@ -218,7 +236,7 @@ mod tests {
     async fn scripts_of_one_object_run_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("log");
-        let mut n = Notifier::new(None, None);
+        let mut n = Notifier::new(None, false, None);
         let notify = Notify {
             any: Some(script(&format!(
                 "/bin/sh -c 'sleep 0.$((RANDOM % 3)); echo \"$3\" >> {}' x",

@@ -204,7 +204,11 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
             })
             .collect(),
         nl,
-        notifier: Notifier::new(cfg.global.script_user.clone(), fifo),
+        notifier: Notifier::new(
+            cfg.global.script_user.clone(),
+            cfg.global.enable_script_security,
+            fifo,
+        ),
         rejects: HashMap::new(),
         logged: HashSet::new(),
         rx_src: None,

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::{Event, Slot};
 use crate::config::model::Config;
 use crate::notify::command::{prepare, run};
+use crate::notify::security;
 
 pub(super) fn spawn(
     cfg: &Config,
@@ -31,11 +32,24 @@ pub(super) fn spawn(
             Ok(p) => p,
             Err(e) => {
                 warn!("VRRP_Script({}): {e}; it counts as failed", s.name);
-                let (tx, name) = (tx.clone(), s.name.clone());
-                let _ = tx.send(Event::Script { name, ok: false });
+                report_failed(&tx, &s.name, s.fall);
                 continue;
             }
         };
+        if let Err(why) = security::check(&prepared) {
+            if cfg.global.enable_script_security {
+                error!(
+                    "VRRP_Script({}) disabled: {why}; it counts as failed",
+                    s.name
+                );
+                report_failed(&tx, &s.name, s.fall);
+                continue;
+            }
+            warn!(
+                "VRRP_Script({}) SECURITY: runs as root although {why}",
+                s.name
+            );
+        }
         let interval = s.interval.0.max(Duration::from_millis(10));
         // keepalived: the timeout defaults to the interval.
         let timeout = s.timeout.map(|t| t.0).unwrap_or(interval);
@@ -64,6 +78,16 @@ pub(super) fn spawn(
     }
     tasks.extend(spawn_file_watchers(cfg, tx));
     tasks
+}
+
+/// A script that cannot run is failed for good: as many failures as `fall` needs.
+fn report_failed(tx: &mpsc::UnboundedSender<Event>, name: &str, fall: u32) {
+    for _ in 0..fall.max(1) {
+        let _ = tx.send(Event::Script {
+            name: name.to_string(),
+            ok: false,
+        });
+    }
 }
 
 /// How often track_files are read (keepalived watches them with inotify).
