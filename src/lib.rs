@@ -1,5 +1,7 @@
 //! lvsd: a keepalived.conf-compatible load-balancer director.
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod director;
+pub mod notify;
 pub mod vrrp;

@@ -72,8 +72,7 @@ fn main() -> ExitCode {
     if let Some(Command::Ipvs { action }) = cli.command {
         return ipvs_once(action, &cfg);
     }
-    eprintln!("lvsd: the daemon (IPVS, health checks, VRRP) is not built yet; use -t to check a configuration or --dump-conf to see it");
-    ExitCode::FAILURE
+    lvsd::daemon::run(&cli, cfg)
 }
 
 fn reload(cli: &Cli) -> ExitCode {

@@ -413,7 +413,10 @@ pub struct VrrpInstance {
     pub unicast_ttl: Option<u8>,
     pub unicast_fault_no_peer: bool,
     pub check_unicast_src: bool,
-    /// `old_unicast_checksum` / `v3_checksum_as_v2`: v3 checksum without the pseudo-header (old peers).
+    /// `old_unicast_checksum` (keepalived 2.2.7): VRRPv3 unicast checksum with the multicast group
+    /// as the pseudo-header destination, as keepalived before 1.3.6 computed it.
+    pub old_unicast_checksum: bool,
+    /// `v3_checksum_as_v2` (later keepalived): VRRPv3 checksum without a pseudo-header.
     pub v3_checksum_as_v2: bool,
     pub use_vmac: Option<UseVmac>,
     pub vmac_xmit_base: bool,

@@ -1,10 +1,18 @@
-//! VRRP (RFC 3768 / RFC 5798) pure parts: packet codec, validation, the per-instance state
-//! machine, tracking and sync groups. Sockets, addresses and timers live in the shell.
+//! VRRP (RFC 3768 / RFC 5798). Pure parts: packet codec, validation, the per-instance state
+//! machine, tracking and sync groups. Shell: `socket` (raw IP 112), `netlink` (VIPs, links),
+//! `routes`, `announce` (GARP/NA), `from_config` (model -> params) and `engine`, the task that
+//! owns every instance and its timers.
 
+pub mod announce;
 pub mod checksum;
+pub mod engine;
+pub mod from_config;
 pub mod garp;
+pub mod netlink;
 pub mod packet;
 pub mod params;
+pub mod routes;
+pub mod socket;
 pub mod state;
 pub mod sync;
 pub mod timers;

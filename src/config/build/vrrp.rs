@@ -359,6 +359,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             unicast_ttl: None,
             unicast_fault_no_peer: false,
             check_unicast_src: false,
+            old_unicast_checksum: false,
             v3_checksum_as_v2: false,
             use_vmac: None,
             vmac_xmit_base: false,
@@ -462,7 +463,11 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             "unicast_ttl" => i.unicast_ttl = ctx.u8v(n, 0, 255),
             "unicast_fault_no_peer" => set(&mut i.unicast_fault_no_peer, ctx.flag(n)),
             "check_unicast_src" => set(&mut i.check_unicast_src, ctx.flag(n)),
-            "old_unicast_checksum" | "v3_checksum_as_v2" => {
+            "old_unicast_checksum" => {
+                ctx.no_block(n);
+                i.old_unicast_checksum = n.args.first().map(|t| t.text.as_str()) != Some("never");
+            }
+            "v3_checksum_as_v2" => {
                 ctx.no_block(n);
                 i.v3_checksum_as_v2 = n.args.first().map(|t| t.text.as_str()) != Some("never");
             }

@@ -1,0 +1,101 @@
+//! The daemon: logging, pid file, signals, and the engines as tasks. Each engine owns its state
+//! and takes commands over a channel; a health-check / IPVS engine is added beside VRRP here.
+
+pub mod pidfile;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::cli::Cli;
+use crate::config::model::Config;
+use crate::vrrp::engine::{self as vrrp_engine, Control};
+
+pub const DEFAULT_PID_FILE: &str = "/run/lvsd.pid";
+
+/// tracing to stderr, one line per event; `-D` adds debug lines, RUST_LOG overrides.
+pub fn init_logging(detail: bool) {
+    let default = if detail { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; the exit code for main.
+pub fn run(cli: &Cli, cfg: Config) -> ExitCode {
+    init_logging(cli.log_detail);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    match local.block_on(&rt, serve(cli, cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
+    let pid_path = cli
+        .pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PID_FILE));
+    let _pid = pidfile::PidFile::create(&pid_path).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    info!("Starting lvsd {}", env!("CARGO_PKG_VERSION"));
+
+    // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
+    let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
+    let mut vrrp = if cli.check {
+        info!("VRRP disabled by --check");
+        None
+    } else {
+        Some(tokio::task::spawn_local(async move {
+            vrrp_engine::run(&cfg, vrrp_rx).await
+        }))
+    };
+
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
+            _ = int.recv() => { info!("SIGINT received, stopping"); break; }
+            _ = hup.recv() => warn!("SIGHUP received: reload not implemented yet"),
+            r = async { match vrrp.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                return match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("VRRP: {e}")),
+                    Err(e) => Err(format!("VRRP engine failed: {e}")),
+                };
+            }
+        }
+    }
+    if let Some(h) = vrrp {
+        let _ = vrrp_tx.send(Control::Stop).await;
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("VRRP: {e}")),
+            Err(e) => return Err(format!("VRRP engine failed: {e}")),
+        }
+    }
+    info!("Stopped lvsd");
+    Ok(())
+}

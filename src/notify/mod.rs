@@ -1,0 +1,260 @@
+//! Notify scripts and the notify FIFO, run as keepalived runs them, never blocking an engine: each
+//! object (instance or sync group) has its own queue, so its scripts run one after the other in
+//! the order of its state changes, while different objects run in parallel.
+
+pub mod command;
+pub mod security;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, warn};
+
+use crate::config::model::{Notify, Script};
+use command::{prepare, run, Outcome, Prepared};
+
+/// What changed state, as the notify scripts' first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Instance,
+    Group,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Instance => "INSTANCE",
+            Kind::Group => "GROUP",
+        }
+    }
+}
+
+/// One state change to announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: Kind,
+    pub name: String,
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: String,
+    pub priority: u8,
+}
+
+impl Event {
+    /// keepalived's four extra arguments of `notify` scripts: `INSTANCE "VI_1" MASTER 100`.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            self.kind.word().to_string(),
+            self.name.clone(),
+            self.state.clone(),
+            self.priority.to_string(),
+        ]
+    }
+
+    /// The FIFO line: `INSTANCE "VI_1" MASTER 100`.
+    pub fn fifo_line(&self) -> String {
+        format!(
+            "{} \"{}\" {} {}\n",
+            self.kind.word(),
+            self.name,
+            self.state,
+            self.priority
+        )
+    }
+
+    /// The scripts this event runs: the state's own script, then the generic `notify` one
+    /// with the four arguments.
+    pub fn scripts<'a>(&self, n: &'a Notify) -> Vec<(&'a Script, Vec<String>)> {
+        let own = match self.state.as_str() {
+            "MASTER" => n.master.as_ref(),
+            "BACKUP" => n.backup.as_ref(),
+            "FAULT" => n.fault.as_ref(),
+            "STOP" => n.stop.as_ref(),
+            _ => None,
+        };
+        own.map(|s| (s, Vec::new()))
+            .into_iter()
+            .chain(n.any.as_ref().map(|s| (s, self.args())))
+            .collect()
+    }
+}
+
+/// Runs notify scripts per object in order and writes the FIFO.
+pub struct Notifier {
+    default_user: Option<(String, Option<String>)>,
+    /// enable_script_security: unsafe scripts are not run.
+    script_security: bool,
+    queues: HashMap<String, mpsc::UnboundedSender<Prepared>>,
+    workers: Vec<JoinHandle<()>>,
+    fifo: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Notifier {
+    /// `fifo`: the vrrp_notify_fifo (or notify_fifo) path, created when missing.
+    pub fn new(
+        default_user: Option<(String, Option<String>)>,
+        script_security: bool,
+        fifo: Option<PathBuf>,
+    ) -> Self {
+        let fifo = fifo.map(|path| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(fifo_writer(path, rx));
+            tx
+        });
+        Notifier {
+            default_user,
+            script_security,
+            queues: HashMap::new(),
+            workers: Vec::new(),
+            fifo,
+        }
+    }
+
+    pub fn notify(&mut self, ev: &Event, scripts: &Notify) {
+        if let Some(f) = &self.fifo {
+            let _ = f.send(ev.fifo_line());
+        }
+        let key = format!("{}:{}", ev.kind.word(), ev.name);
+        for (script, args) in ev.scripts(scripts) {
+            match prepare(script, self.default_user.as_ref(), &args) {
+                Ok(p) => {
+                    if let Err(why) = security::check(&p) {
+                        if self.script_security {
+                            error!("({}) notify script '{}' not run: {why}", ev.name, p.line);
+                            continue;
+                        }
+                        warn!(
+                            "({}) SECURITY: notify script '{}' runs as root: {why}",
+                            ev.name, p.line
+                        );
+                    }
+                    let q = self.queues.entry(key.clone()).or_insert_with(|| {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        self.workers.push(tokio::spawn(worker(key.clone(), rx)));
+                        tx
+                    });
+                    let _ = q.send(p);
+                }
+                Err(e) => warn!("({}) notify script '{}': {e}", ev.name, script.command),
+            }
+        }
+    }
+
+    /// Lets the queued scripts finish (at most `limit`), e.g. notify_stop at shutdown.
+    pub async fn drain(self, limit: Duration) {
+        drop(self.queues);
+        drop(self.fifo);
+        let all = futures::future::join_all(self.workers);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            warn!("notify scripts still running after {limit:?}, not waiting longer");
+        }
+    }
+}
+
+async fn worker(who: String, mut rx: mpsc::UnboundedReceiver<Prepared>) {
+    while let Some(p) = rx.recv().await {
+        match run(&p, None).await {
+            Outcome::Exited(0) => debug!("{who}: script '{}' done", p.line),
+            o => warn!("{who}: script '{}' ended with {o:?}", p.line),
+        }
+    }
+}
+
+/// keepalived creates the FIFO when it does not exist. Opened read-write so that opening never
+/// waits for a reader and a reader going away never fails our writes.
+async fn fifo_writer(path: PathBuf, mut rx: mpsc::UnboundedReceiver<String>) {
+    if !path.exists() {
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+            // SAFETY: mkfifo with a valid NUL-terminated path.
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+                warn!(
+                    "cannot create notify fifo {}: {}",
+                    path.display(),
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+    let mut f = match tokio::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            warn!("cannot open notify fifo {}: {e}", path.display());
+            return;
+        }
+    };
+    while let Some(line) = rx.recv().await {
+        if let Err(e) = f.write_all(line.as_bytes()).await {
+            warn!("notify fifo {}: {e}", path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(c: &str) -> Script {
+        Script {
+            command: c.into(),
+            user: None,
+            group: None,
+        }
+    }
+
+    #[test]
+    fn event_arguments_and_fifo_line_follow_keepalived() {
+        let ev = Event {
+            kind: Kind::Instance,
+            name: "VI_1".into(),
+            state: "MASTER".into(),
+            priority: 100,
+        };
+        assert_eq!(ev.fifo_line(), "INSTANCE \"VI_1\" MASTER 100\n");
+        let n = Notify {
+            master: Some(script("/m.sh")),
+            backup: Some(script("/b.sh")),
+            any: Some(script("/n.sh")),
+            ..Default::default()
+        };
+        let s = ev.scripts(&n);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0.command, "/m.sh");
+        assert!(s[0].1.is_empty());
+        assert_eq!(s[1].0.command, "/n.sh");
+        assert_eq!(s[1].1, ["INSTANCE", "VI_1", "MASTER", "100"]);
+    }
+
+    #[tokio::test]
+    async fn scripts_of_one_object_run_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("log");
+        let mut n = Notifier::new(None, false, None);
+        let notify = Notify {
+            any: Some(script(&format!(
+                "/bin/sh -c 'sleep 0.$((RANDOM % 3)); echo \"$3\" >> {}' x",
+                out.display()
+            ))),
+            ..Default::default()
+        };
+        for state in ["BACKUP", "MASTER", "FAULT", "STOP"] {
+            let ev = Event {
+                kind: Kind::Instance,
+                name: "VI_1".into(),
+                state: state.into(),
+                priority: 100,
+            };
+            n.notify(&ev, &notify);
+        }
+        n.drain(Duration::from_secs(10)).await;
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(got, "BACKUP\nMASTER\nFAULT\nSTOP\n");
+    }
+}

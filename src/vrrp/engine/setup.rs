@@ -1,0 +1,378 @@
+//! Turning the config model into running slots: interfaces resolved, sockets open, trackers
+//! filled, leftover VIPs cleared.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::{EngineError, Slot};
+use crate::config::model::{Config, Track, VrrpInstance};
+use crate::vrrp::announce::Announcer;
+use crate::vrrp::from_config::{family, instance_params};
+use crate::vrrp::netlink::{Link, Netlink, Vip};
+use crate::vrrp::packet::Family;
+use crate::vrrp::routes::route_message;
+use crate::vrrp::socket::{is_link_local, TxSocket};
+use crate::vrrp::track::{Kind, Status, Tracker};
+use crate::vrrp::Instance;
+
+/// How long to wait for an interface address (an IPv6 link-local one is tentative for a
+/// moment after the link comes up).
+const ADDRESS_WAIT: Duration = Duration::from_secs(5);
+
+/// Where the instance sends adverts: the multicast group, or its unicast peers.
+pub fn destinations(cfg: &Config, inst: &VrrpInstance) -> Vec<IpAddr> {
+    if !inst.unicast_peer.is_empty() {
+        return inst.unicast_peer.iter().map(|p| p.addr).collect();
+    }
+    let group = match family(inst) {
+        Family::V4 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group4),
+        Family::V6 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group6),
+    };
+    vec![group]
+}
+
+/// The advert source: configured, else the interface's first address of the family that is not
+/// a VIP (IPv6: the link-local one, as RFC 5798 requires for multicast).
+async fn primary_address(
+    nl: &Netlink,
+    inst: &VrrpInstance,
+    link: &Link,
+) -> Result<IpAddr, EngineError> {
+    if let Some(a) = inst.unicast_src_ip.or(inst.mcast_src_ip) {
+        return Ok(a);
+    }
+    let fam = family(inst);
+    let vips: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|a| a.addr).collect();
+    let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
+    loop {
+        let found = nl
+            .addresses(link.index)
+            .await?
+            .into_iter()
+            .map(|(a, _)| a)
+            .filter(|a| Family::of(*a) == fam && !vips.contains(a))
+            .find(|a| match a {
+                IpAddr::V4(_) => true,
+                IpAddr::V6(v6) => is_link_local(v6),
+            });
+        if let Some(a) = found {
+            return Ok(a);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(EngineError::NoAddress {
+                instance: inst.name.clone(),
+                interface: link.name.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// IPv6 link-local addresses are unusable until DAD completes: retry binding for a while.
+async fn open_tx(link: &Link, src: IpAddr, ttl: u8, name: &str) -> Result<TxSocket, EngineError> {
+    let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
+    loop {
+        match TxSocket::open(&link.name, link.index, src, ttl) {
+            Ok(s) => return Ok(s),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EADDRNOTAVAIL)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                return Err(EngineError::Socket {
+                    instance: name.to_string(),
+                    what: format!("send socket on {} from {src}", link.name),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// The tracked items of an instance or its sync group.
+struct Tracks<'a> {
+    scripts: &'a [Track],
+    interfaces: &'a [Track],
+    files: &'a [Track],
+}
+
+/// A track_file's current value: its first number, 0 when missing or unreadable (keepalived).
+pub fn read_track_file(path: &str) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn add_tracks(tracker: &mut Tracker, cfg: &Config, t: Tracks, links: &HashMap<String, Link>) {
+    let Tracks {
+        scripts,
+        interfaces,
+        files,
+    } = t;
+    for t in files {
+        let Some(f) = cfg.track_files.iter().find(|f| f.name == t.name) else {
+            continue;
+        };
+        tracker.track(
+            Kind::File,
+            &f.name,
+            t.weight.unwrap_or(f.weight),
+            t.reverse || f.reverse,
+            Status::Value(read_track_file(&f.file)),
+        );
+    }
+    for t in scripts {
+        let Some(s) = cfg.vrrp_scripts.iter().find(|s| s.name == t.name) else {
+            continue;
+        };
+        tracker.track(
+            Kind::Script,
+            &s.name,
+            t.weight.unwrap_or(s.weight),
+            t.reverse || s.reverse,
+            Status::Up(!s.init_fail),
+        );
+    }
+    for t in interfaces {
+        let up = links.get(&t.name).is_some_and(|l| l.up);
+        tracker.track(
+            Kind::Interface,
+            &t.name,
+            t.weight.unwrap_or(0),
+            t.reverse,
+            Status::Up(up),
+        );
+    }
+}
+
+pub struct Built {
+    pub slots: Vec<Slot>,
+    /// (interface name, index, family) -> groups to join, one receiving socket each.
+    pub listeners: HashMap<(String, u32, Family), Vec<IpAddr>>,
+}
+
+pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
+    let mut links: HashMap<String, Link> = HashMap::new();
+    // Every interface named anywhere: instances, their VIPs, tracking.
+    let mut names: Vec<String> = Vec::new();
+    for inst in &cfg.vrrp_instances {
+        names.push(
+            inst.interface
+                .clone()
+                .unwrap_or_else(|| cfg.global.default_interface.clone()),
+        );
+        for a in inst
+            .virtual_ipaddress
+            .iter()
+            .chain(&inst.virtual_ipaddress_excluded)
+        {
+            names.extend(a.dev.clone());
+        }
+        names.extend(inst.virtual_routes.iter().filter_map(|r| r.dev.clone()));
+        names.extend(inst.track_interface.iter().map(|t| t.name.clone()));
+    }
+    for g in &cfg.sync_groups {
+        names.extend(g.track_interface.iter().map(|t| t.name.clone()));
+    }
+    for n in names {
+        if links.contains_key(&n) {
+            continue;
+        }
+        match nl.link(&n).await {
+            Ok(l) => {
+                links.insert(n, l);
+            }
+            Err(e) => warn!("{e}"),
+        }
+    }
+
+    let mut slots = Vec::new();
+    let mut listeners: HashMap<(String, u32, Family), Vec<IpAddr>> = HashMap::new();
+    let mut announcers: HashMap<u32, Rc<Announcer>> = HashMap::new();
+    for inst in &cfg.vrrp_instances {
+        let ifname = inst
+            .interface
+            .clone()
+            .unwrap_or_else(|| cfg.global.default_interface.clone());
+        let link = links
+            .get(&ifname)
+            .cloned()
+            .ok_or_else(|| EngineError::Interface {
+                instance: inst.name.clone(),
+                interface: ifname.clone(),
+            })?;
+        let primary = primary_address(nl, inst, &link).await?;
+        let params = instance_params(inst, primary);
+        let fam = params.family;
+        let dests = destinations(cfg, inst);
+        let ttl = match inst.unicast_peer.is_empty() {
+            true => 255,
+            false => inst.unicast_ttl.unwrap_or(255),
+        };
+        let tx = open_tx(&link, primary, ttl, &inst.name).await?;
+        let groups = listeners
+            .entry((link.name.clone(), link.index, fam))
+            .or_default();
+        if inst.unicast_peer.is_empty() {
+            for d in &dests {
+                if !groups.contains(d) {
+                    groups.push(*d);
+                }
+            }
+        }
+
+        let mut vips = Vec::new();
+        for a in inst
+            .virtual_ipaddress
+            .iter()
+            .chain(&inst.virtual_ipaddress_excluded)
+        {
+            let dev = a.dev.as_deref().unwrap_or(&ifname);
+            let Some(l) = links.get(dev) else {
+                warn!(
+                    "({}) {}: interface {dev} not found, skipped",
+                    inst.name, a.addr
+                );
+                continue;
+            };
+            match Vip::from_config(a, l.index) {
+                Ok(v) => vips.push(v),
+                Err(e) => warn!("({}) {e}", inst.name),
+            }
+        }
+        let mut routes = Vec::new();
+        for r in &inst.virtual_routes {
+            let dev = match r.dev.as_deref().map(|d| (d, links.get(d))) {
+                None => None,
+                Some((_, Some(l))) => Some(l.index),
+                Some((d, None)) => {
+                    warn!(
+                        "({}) route {}: interface {d} not found, skipped",
+                        inst.name, r.to
+                    );
+                    continue;
+                }
+            };
+            match route_message(r, dev) {
+                Ok(m) => routes.push((r.to.clone(), m)),
+                Err(e) => warn!("({}) {e}, skipped", inst.name),
+            }
+        }
+        if !inst.virtual_rules.is_empty() {
+            warn!(
+                "({}) virtual_rules are not supported yet, ignored",
+                inst.name
+            );
+        }
+        let mut ann = Vec::new();
+        for ifindex in vips.iter().map(|v| v.ifindex) {
+            if ann.iter().any(|(i, _)| *i == ifindex) {
+                continue;
+            }
+            let a = match announcers.get(&ifindex) {
+                Some(a) => a.clone(),
+                None => {
+                    let Some(l) = links.values().find(|l| l.index == ifindex) else {
+                        continue;
+                    };
+                    let a = Rc::new(
+                        Announcer::open(&l.name, l.index, &l.mac, true, true).map_err(|e| {
+                            EngineError::Socket {
+                                instance: inst.name.clone(),
+                                what: format!("GARP/NA socket on {}", l.name),
+                                source: e,
+                            }
+                        })?,
+                    );
+                    announcers.insert(ifindex, a.clone());
+                    a
+                }
+            };
+            ann.push((ifindex, a));
+        }
+
+        let mut tracker = Tracker::new();
+        let own_link = if inst.dont_track_primary {
+            Vec::new()
+        } else {
+            vec![Track {
+                name: ifname.clone(),
+                weight: None,
+                reverse: false,
+                span: Default::default(),
+            }]
+        };
+        let if_tracks: Vec<Track> = own_link
+            .into_iter()
+            .chain(inst.track_interface.iter().cloned())
+            .collect();
+        let own = Tracks {
+            scripts: &inst.track_script,
+            interfaces: &if_tracks,
+            files: &inst.track_file,
+        };
+        add_tracks(&mut tracker, cfg, own, &links);
+        if let Some(g) = cfg
+            .sync_groups
+            .iter()
+            .find(|g| Some(&g.name) == inst.sync_group.as_ref())
+        {
+            let group = Tracks {
+                scripts: &g.track_script,
+                interfaces: &g.track_interface,
+                files: &g.track_file,
+            };
+            add_tracks(&mut tracker, cfg, group, &links);
+        }
+
+        remove_leftovers(nl, &inst.name, params.is_address_owner(), &vips).await;
+        info!(
+            "({}) interface {} vrid {} priority {} from {primary}",
+            inst.name, link.name, params.vrid, params.priority
+        );
+        slots.push(Slot {
+            vi: Instance::new(params),
+            cfg: inst.clone(),
+            ifindex: link.index,
+            primary,
+            dests,
+            tx,
+            vips,
+            routes,
+            announcers: ann,
+            tracker,
+        });
+    }
+    Ok(Built { slots, listeners })
+}
+
+/// After a kill -9 our VIPs may still be on the interface: remove them, unless this instance
+/// will be MASTER at once (the address owner), which adds them again anyway.
+async fn remove_leftovers(nl: &Netlink, name: &str, owner: bool, vips: &[Vip]) {
+    if owner {
+        return;
+    }
+    let mut present: HashMap<u32, Vec<IpAddr>> = HashMap::new();
+    for v in vips {
+        let here = match present.entry(v.ifindex) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let addrs = nl.addresses(v.ifindex).await.unwrap_or_default();
+                e.insert(addrs.into_iter().map(|(a, _)| a).collect())
+            }
+        };
+        if here.contains(&v.addr) {
+            info!("({name}) removing leftover VIP {}/{}", v.addr, v.prefix);
+            if let Err(e) = nl.del(v).await {
+                warn!("({name}) {e}");
+            }
+        }
+    }
+}

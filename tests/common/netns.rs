@@ -1,0 +1,310 @@
+//! A small network lab for integration tests: nodes in their own network namespaces on one
+//! bridge (in a hub namespace), running lvsd or keepalived. Everything it creates is removed
+//! when it is dropped, also when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// None (with the reason printed) when the lab cannot run here.
+pub fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: network namespace tests need root");
+        return false;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("skipped: iproute2 (ip) is not installed");
+        return false;
+    }
+    true
+}
+
+pub fn keepalived_available() -> bool {
+    let ok = Command::new("keepalived")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: keepalived is not installed");
+    }
+    ok
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub struct Daemon {
+    pub node: usize,
+    child: Option<Child>,
+    /// keepalived's VRRP child, which survives a SIGKILL of its parent.
+    extra_pid_file: Option<PathBuf>,
+    pub log: PathBuf,
+}
+
+pub struct Lab {
+    prefix: String,
+    nodes: usize,
+    pub dir: tempfile::TempDir,
+    daemons: Vec<Daemon>,
+}
+
+impl Lab {
+    /// `nodes` namespaces with eth0 = 10.9.0.(n+1)/24 on a shared bridge.
+    pub fn new(nodes: usize) -> Lab {
+        let prefix = format!(
+            "lt{:x}x{}",
+            std::process::id() & 0xfffff,
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let lab = Lab {
+            prefix,
+            nodes: 0,
+            dir: tempfile::tempdir().expect("temp dir"),
+            daemons: Vec::new(),
+        };
+        let hub = lab.hub();
+        ip(&["netns", "add", &hub]);
+        let mut lab = lab;
+        ip(&["-n", &hub, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &hub, "link", "set", "br0", "up"]);
+        for n in 0..nodes {
+            let ns = lab.ns(n);
+            let peer = format!("{}n{n}", lab.prefix);
+            ip(&["netns", "add", &ns]);
+            lab.nodes = n + 1;
+            ip(&[
+                "link", "add", &peer, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ]);
+            ip(&["link", "set", &peer, "netns", &hub]);
+            ip(&["-n", &hub, "link", "set", &peer, "master", "br0", "up"]);
+            let addr = format!("10.9.0.{}/24", n + 1);
+            ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    fn hub(&self) -> String {
+        format!("{}hub", self.prefix)
+    }
+
+    pub fn ns(&self, node: usize) -> String {
+        format!("{}n{node}", self.prefix)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    /// Starts lvsd on `node` with this configuration text; returns the daemon's index.
+    pub fn lvsd(&mut self, node: usize, conf: &str) -> usize {
+        let n = self.daemons.len();
+        let conf = self.write(&format!("lvsd{n}.conf"), conf);
+        let log = self.path(&format!("lvsd{n}.log"));
+        let pid = self.path(&format!("lvsd{n}.pid"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node), env!("CARGO_BIN_EXE_lvsd")])
+            .args(["-n", "-l", "-P", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(&pid)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start lvsd");
+        self.daemons.push(Daemon {
+            node,
+            child: Some(child),
+            extra_pid_file: None,
+            log,
+        });
+        n
+    }
+
+    /// Starts keepalived (VRRP only) on `node`.
+    pub fn keepalived(&mut self, node: usize, conf: &str) -> usize {
+        let n = self.daemons.len();
+        let conf = self.write(&format!("ka{n}.conf"), conf);
+        let log = self.path(&format!("ka{n}.log"));
+        let vrrp_pid = self.path(&format!("ka{n}.vrrp.pid"));
+        let logf = std::fs::File::create(&log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node), "keepalived"])
+            .args(["-n", "-l", "-D", "-P", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(self.path(&format!("ka{n}.pid")))
+            .arg("-r")
+            .arg(&vrrp_pid)
+            .arg("-c")
+            .arg(self.path(&format!("ka{n}.chk.pid")))
+            .stdout(logf.try_clone().expect("log file"))
+            .stderr(logf)
+            .spawn()
+            .expect("start keepalived");
+        self.daemons.push(Daemon {
+            node,
+            child: Some(child),
+            extra_pid_file: Some(vrrp_pid),
+            log,
+        });
+        n
+    }
+
+    pub fn log(&self, d: usize) -> String {
+        std::fs::read_to_string(&self.daemons[d].log).unwrap_or_default()
+    }
+
+    /// Sends `sig`; SIGKILL also kills keepalived's VRRP child, as a crash of the whole daemon.
+    pub fn signal(&mut self, d: usize, sig: i32) {
+        let dm = &mut self.daemons[d];
+        if let Some(c) = &dm.child {
+            // SAFETY: kill(2) on our own child process.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+        if sig == libc::SIGKILL {
+            if let Some(pid) = dm.extra_pid_file.as_deref().and_then(read_pid) {
+                // SAFETY: kill(2) on the pid keepalived wrote for its VRRP child.
+                unsafe { libc::kill(pid, sig) };
+            }
+        }
+    }
+
+    /// Waits for the daemon to exit (after a signal); its exit status, or None after 10 s.
+    pub fn wait_exit(&mut self, d: usize) -> Option<std::process::ExitStatus> {
+        let mut child = self.daemons[d].child.take()?;
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(s)) = child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.daemons[d].child = Some(child);
+        None
+    }
+
+    /// Runs `ip ARGS` inside a node's namespace.
+    pub fn ip_in(&self, node: usize, args: &[&str]) {
+        let ns = self.ns(node);
+        let mut v = vec!["-n", ns.as_str()];
+        v.extend_from_slice(args);
+        ip(&v);
+    }
+
+    /// Nodes whose eth0 carries `addr` now.
+    pub fn holders(&self, addr: &str) -> Vec<usize> {
+        (0..self.nodes)
+            .filter(|&n| {
+                let out = Command::new("ip")
+                    .args(["-n", &self.ns(n), "-o", "addr", "show", "dev", "eth0"])
+                    .output()
+                    .expect("ip addr");
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .any(|w| w.split('/').next() == Some(addr))
+            })
+            .collect()
+    }
+
+    /// Polls until exactly `node` holds `addr`; the time it took, or None at the timeout.
+    pub fn wait_holder(&self, addr: &str, node: usize, timeout: Duration) -> Option<Duration> {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.holders(addr) == [node] {
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Until `node` holds `addr` (others may still have it: a killed daemon removes nothing).
+    pub fn wait_holder_any(&self, addr: &str, node: usize, timeout: Duration) -> Option<Duration> {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.holders(addr).contains(&node) {
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Asserts that `node` keeps holding `addr` alone for `period`.
+    pub fn assert_stays(&self, addr: &str, node: usize, period: Duration) {
+        let t0 = Instant::now();
+        while t0.elapsed() < period {
+            let h = self.holders(addr);
+            assert_eq!(
+                h,
+                [node],
+                "{addr} must stay on node {node} only; logs:\n{}",
+                self.all_logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn all_logs(&self) -> String {
+        (0..self.daemons.len())
+            .map(|d| {
+                format!(
+                    "--- daemon {d} (node {}):\n{}",
+                    self.daemons[d].node,
+                    self.log(d)
+                )
+            })
+            .collect()
+    }
+}
+
+fn read_pid(p: &Path) -> Option<i32> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            if let Some(mut c) = d.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            if let Some(pid) = d.extra_pid_file.as_deref().and_then(read_pid) {
+                // SAFETY: kill(2) on keepalived's VRRP child, which outlives its killed parent.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.hub()])
+            .status();
+        for n in 0..self.nodes {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(n)])
+                .status();
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.all_logs());
+        }
+    }
+}
