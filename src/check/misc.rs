@@ -1,0 +1,178 @@
+//! MISC_CHECK: run a program (no shell) in its own process group; its exit code decides. On
+//! misc_timeout the whole group is killed, so a script's children do not outlive it.
+
+use super::cmdline;
+use super::decide::{Outcome, WeightAdj};
+use super::net::secs;
+use std::ffi::CString;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::process::Command;
+
+#[derive(Debug, Clone)]
+pub struct MiscProbe {
+    /// The command line as configured (for logs).
+    pub command: String,
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    pub dynamic: bool,
+    /// uid and gid to run as, when `user` is set.
+    pub ids: Option<(u32, u32)>,
+}
+
+impl MiscProbe {
+    pub fn new(
+        command: &str,
+        timeout: Duration,
+        dynamic: bool,
+        user: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<MiscProbe, String> {
+        let argv = cmdline::split(command).map_err(|e| format!("misc_path '{command}': {e}"))?;
+        let ids = match user {
+            Some(u) => Some(user_ids(u, group)?),
+            None => None,
+        };
+        Ok(MiscProbe {
+            command: command.to_string(),
+            argv,
+            timeout,
+            dynamic,
+            ids,
+        })
+    }
+
+    pub async fn run(&self) -> Outcome {
+        let name = &self.command;
+        let mut cmd = Command::new(&self.argv[0]);
+        cmd.args(&self.argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some((uid, gid)) = self.ids {
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome::fail(format!("Misc check for [{name}] failed: cannot run: {e}"))
+            }
+        };
+        let pgid = child.id();
+        match tokio::time::timeout(self.timeout, child.wait()).await {
+            Ok(Ok(status)) => self.judge(status),
+            Ok(Err(e)) => Outcome::fail(format!("Misc check for [{name}] failed: {e}")),
+            Err(_) => {
+                if let Some(pgid) = pgid.and_then(|p| i32::try_from(p).ok()) {
+                    // SAFETY: plain syscall; the group is the one the child leads (process_group(0)).
+                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                }
+                let _ = child.wait().await;
+                Outcome::fail(format!(
+                    "Misc check for [{name}] timed out: timeout after {}",
+                    secs(self.timeout)
+                ))
+            }
+        }
+    }
+
+    /// keepalived's exit codes: 0 up; 1 down; with misc_dynamic, 2-255 up with weight code - 2.
+    pub fn judge(&self, status: ExitStatus) -> Outcome {
+        let name = &self.command;
+        match status.code() {
+            Some(0) => Outcome::pass(format!("Misc check for [{name}] succeeded")),
+            Some(c) if self.dynamic && (2..=255).contains(&c) => Outcome::pass(format!(
+                "Misc check for [{name}] succeeded, exit code {c}: weight {}",
+                c - 2
+            ))
+            .with_weight(WeightAdj::Set((c - 2) as u32)),
+            Some(c) => Outcome::fail(format!("Misc check for [{name}] failed: exit code {c}")),
+            None => Outcome::fail(format!(
+                "Misc check for [{name}] failed: killed by signal {}",
+                status.signal().unwrap_or(0)
+            )),
+        }
+    }
+}
+
+/// The uid and gid of `user` (and of `group` when given, else the user's primary group).
+pub fn user_ids(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
+    let cuser = CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
+    let mut buf = vec![0 as libc::c_char; 16384];
+    // SAFETY: pwd/result are out-parameters, buf is valid for its length.
+    let (uid, mut gid) = unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result = std::ptr::null_mut();
+        let rc = libc::getpwnam_r(
+            cuser.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() {
+            return Err(format!("unknown user '{user}'"));
+        }
+        (pwd.pw_uid, pwd.pw_gid)
+    };
+    if let Some(g) = group {
+        let cgroup = CString::new(g).map_err(|_| format!("bad group name '{g}'"))?;
+        // SAFETY: as above.
+        gid = unsafe {
+            let mut grp: libc::group = std::mem::zeroed();
+            let mut result = std::ptr::null_mut();
+            let rc = libc::getgrnam_r(
+                cgroup.as_ptr(),
+                &mut grp,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            );
+            if rc != 0 || result.is_null() {
+                return Err(format!("unknown group '{g}'"));
+            }
+            grp.gr_gid
+        };
+    }
+    Ok((uid, gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(dynamic: bool) -> MiscProbe {
+        MiscProbe::new("/bin/true", Duration::from_secs(1), dynamic, None, None).unwrap()
+    }
+
+    #[test]
+    fn exit_codes_follow_keepalived() {
+        let st = ExitStatus::from_raw;
+        // Raw wait statuses: exit code N is N << 8.
+        assert!(probe(false).judge(st(0)).ok);
+        assert!(!probe(false).judge(st(1 << 8)).ok);
+        assert!(
+            !probe(false).judge(st(12 << 8)).ok,
+            "2-255 fail without misc_dynamic"
+        );
+        let o = probe(true).judge(st(12 << 8));
+        assert!(o.ok);
+        assert_eq!(o.weight, Some(WeightAdj::Set(10)));
+        assert!(!probe(true).judge(st(1 << 8)).ok);
+        assert_eq!(
+            probe(true).judge(st(0)).weight,
+            None,
+            "exit 0 keeps the weight"
+        );
+        assert!(!probe(true).judge(st(libc::SIGKILL)).ok);
+    }
+
+    #[test]
+    fn user_lookup() {
+        assert_eq!(user_ids("root", None), Ok((0, 0)));
+        assert!(user_ids("no-such-user-lvsd", None).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! Where a checker connects and how: address, source binding, interface, fwmark, timeout; and the
+//! sockets built from that (socket2 for the options tokio does not expose).
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+
+/// The resolved connection options of one checker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// "tcp" or "udp", as keepalived's `[ip]:tcp:port` log form shows it.
+    pub proto: &'static str,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    pub bind_if: Option<String>,
+    pub fwmark: Option<u32>,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub fn new(addr: SocketAddr, proto: &'static str, timeout: Duration) -> Target {
+        Target {
+            addr,
+            proto,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            timeout,
+        }
+    }
+
+    /// `[10.0.0.2]:tcp:3306`
+    pub fn name(&self) -> String {
+        format!("[{}]:{}:{}", self.addr.ip(), self.proto, self.addr.port())
+    }
+
+    /// A socket of `ty` with the source address, interface and mark applied.
+    pub fn socket(&self, ty: Type, proto: Protocol) -> io::Result<Socket> {
+        let sock = Socket::new(Domain::for_address(self.addr), ty, Some(proto))?;
+        sock.set_nonblocking(true)?;
+        sock.set_cloexec(true)?;
+        if let Some(mark) = self.fwmark {
+            sock.set_mark(mark)?;
+        }
+        if let Some(dev) = &self.bind_if {
+            sock.bind_device(Some(dev.as_bytes()))?;
+        }
+        if self.bindto.is_some() || self.bind_port.is_some() {
+            let ip = self.bindto.unwrap_or(match self.addr {
+                SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            });
+            if self.bind_port.is_some() {
+                // A fixed source port is reused by every probe, while the last one is in TIME_WAIT.
+                sock.set_reuse_address(true)?;
+            }
+            sock.bind(&SockAddr::from(SocketAddr::new(
+                ip,
+                self.bind_port.unwrap_or(0),
+            )))?;
+        }
+        Ok(sock)
+    }
+
+    /// A TCP connection (no timeout: callers wrap the whole exchange in one).
+    pub async fn connect_tcp(&self) -> io::Result<TcpStream> {
+        let sock = self.socket(Type::STREAM, Protocol::TCP)?;
+        let sock = TcpSocket::from_std_stream(std::net::TcpStream::from(sock));
+        sock.connect(self.addr).await
+    }
+
+    /// A connected UDP socket: ICMP errors for it come back as errors on receive.
+    pub fn connect_udp(&self) -> io::Result<UdpSocket> {
+        let sock = self.socket(Type::DGRAM, Protocol::UDP)?;
+        match sock.connect(&SockAddr::from(self.addr)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        UdpSocket::from_std(std::net::UdpSocket::from(sock))
+    }
+}
+
+/// Runs `fut` under `limit`; `Err(text)` says "timeout after 5 s".
+pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Result<T, String> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| format!("timeout after {}", secs(limit)))
+}
+
+/// `5 s`, `0.5 s`
+pub fn secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} s", d.as_secs_f64())
+    }
+}
+
+/// An I/O error as operators read it: "connection refused", "no route to host".
+pub fn io_text(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match e.kind() {
+        k @ (K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::TimedOut
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::AddrNotAvailable
+        | K::AddrInUse
+        | K::PermissionDenied
+        | K::UnexpectedEof
+        | K::BrokenPipe) => k.to_string(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,231 @@
+//! One probe per configured checker, built from the config model with keepalived's defaults.
+
+use super::decide::{Outcome, Timing};
+use super::dns::DnsProbe;
+use super::file::FileProbe;
+use super::http::{BodyRegex, HttpProbe, HttpProtocol, UrlCheck};
+use super::misc::MiscProbe;
+use super::net::Target;
+use super::ping::PingProbe;
+use super::smtp::{host_name, SmtpProbe};
+use super::tcp::TcpProbe;
+use super::udp::UdpProbe;
+use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer};
+use std::net::SocketAddr;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BuildError {
+    #[error("real server [{rs}]: {checker}: {msg}")]
+    Invalid {
+        rs: String,
+        checker: &'static str,
+        msg: String,
+    },
+    #[error("real server [{rs}]: {checker} is not supported by lvsd; the checker is ignored")]
+    Unsupported { rs: String, checker: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub enum Probe {
+    Tcp(TcpProbe),
+    Http(HttpProbe),
+    Smtp(SmtpProbe),
+    Dns(DnsProbe),
+    Misc(MiscProbe),
+    Udp(UdpProbe),
+    Ping(PingProbe),
+    File(FileProbe),
+}
+
+/// keepalived's keyword for a checker kind.
+pub fn kind_name(kind: &CheckKind) -> &'static str {
+    match kind {
+        CheckKind::Tcp => "TCP_CHECK",
+        CheckKind::Http(_) => "HTTP_GET",
+        CheckKind::Ssl(_) => "SSL_GET",
+        CheckKind::Smtp { .. } => "SMTP_CHECK",
+        CheckKind::Dns { .. } => "DNS_CHECK",
+        CheckKind::Misc { .. } => "MISC_CHECK",
+        CheckKind::Udp { .. } => "UDP_CHECK",
+        CheckKind::Ping => "PING_CHECK",
+        CheckKind::File { .. } => "FILE_CHECK",
+        CheckKind::Bfd { .. } => "BFD_CHECK",
+    }
+}
+
+pub fn timing(c: &Checker) -> Timing {
+    Timing {
+        alpha: c.alpha,
+        retry: c.retry,
+        delay_before_retry: c.delay_before_retry.0,
+        delay_loop: c.delay_loop.0,
+    }
+}
+
+impl Probe {
+    pub async fn run(&self) -> Outcome {
+        match self {
+            Probe::Tcp(p) => p.run().await,
+            Probe::Http(p) => p.run().await,
+            Probe::Smtp(p) => p.run().await,
+            Probe::Dns(p) => p.run().await,
+            Probe::Misc(p) => p.run().await,
+            Probe::Udp(p) => p.run().await,
+            Probe::Ping(p) => p.run().await,
+            Probe::File(p) => p.run().await,
+        }
+    }
+
+    /// Builds the probe for checker `c` of real server `rs`.
+    pub fn build(cfg: &Config, rs: &RealServer, c: &Checker) -> Result<Probe, BuildError> {
+        let checker = kind_name(&c.kind);
+        let invalid = |msg: String| BuildError::Invalid {
+            rs: format!("{}]:{}", rs.ip, rs.port),
+            checker,
+            msg,
+        };
+        let target = |proto: &'static str, default_port: u16| {
+            let port = c.connect_port.unwrap_or(rs.port);
+            let port = if port == 0 { default_port } else { port };
+            let mut t = Target::new(
+                SocketAddr::new(c.connect_ip.unwrap_or(rs.ip), port),
+                proto,
+                c.connect_timeout.0,
+            );
+            t.bindto = c.bindto;
+            t.bind_port = c.bind_port;
+            t.bind_if = c.bind_if.clone();
+            t.fwmark = c.fwmark;
+            t
+        };
+        Ok(match &c.kind {
+            CheckKind::Tcp => Probe::Tcp(TcpProbe {
+                target: target("tcp", 0),
+            }),
+            CheckKind::Http(h) => {
+                Probe::Http(http(h, target("tcp", 80), rs, false).map_err(invalid)?)
+            }
+            CheckKind::Ssl(h) => {
+                Probe::Http(http(h, target("tcp", 443), rs, true).map_err(invalid)?)
+            }
+            CheckKind::Smtp { helo_name } => Probe::Smtp(SmtpProbe {
+                target: target("tcp", 25),
+                helo_name: helo_name
+                    .clone()
+                    .or_else(|| cfg.global.smtp_helo_name.clone())
+                    .unwrap_or_else(host_name),
+            }),
+            CheckKind::Dns { query_type, name } => {
+                Probe::Dns(DnsProbe::new(target("udp", 53), name, query_type).map_err(invalid)?)
+            }
+            CheckKind::Misc {
+                misc_path,
+                misc_timeout,
+                misc_dynamic,
+            } => Probe::Misc(
+                MiscProbe::new(
+                    &misc_path.command,
+                    misc_timeout.map_or(c.delay_loop.0, |t| t.0),
+                    *misc_dynamic,
+                    misc_path.user.as_deref(),
+                    misc_path.group.as_deref(),
+                )
+                .map_err(invalid)?,
+            ),
+            CheckKind::Udp {
+                payload,
+                require_reply,
+                min_reply_length,
+                max_reply_length,
+            } => Probe::Udp(UdpProbe {
+                target: target("udp", 0),
+                payload: payload.clone(),
+                require_reply: require_reply.clone(),
+                min_reply_length: *min_reply_length as usize,
+                max_reply_length: *max_reply_length as usize,
+            }),
+            CheckKind::Ping => Probe::Ping(PingProbe {
+                target: target("icmp", 0),
+            }),
+            CheckKind::File {
+                track_file,
+                weight,
+                reverse,
+                ..
+            } => {
+                let tf = cfg
+                    .track_files
+                    .iter()
+                    .find(|t| &t.name == track_file)
+                    .ok_or_else(|| invalid(format!("no track_file named '{track_file}'")))?;
+                let (weight, reverse) = match weight {
+                    Some(w) => (*w, *reverse),
+                    None => (tf.weight, tf.reverse),
+                };
+                Probe::File(FileProbe {
+                    track_file: track_file.clone(),
+                    path: tf.file.clone(),
+                    weight,
+                    reverse,
+                    rs_weight: rs.weight,
+                })
+            }
+            CheckKind::Bfd { .. } => {
+                return Err(BuildError::Unsupported {
+                    rs: format!("{}]:{}", rs.ip, rs.port),
+                    checker,
+                })
+            }
+        })
+    }
+}
+
+fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<HttpProbe, String> {
+    let protocol = HttpProtocol::parse(h.http_protocol.as_deref())
+        .ok_or_else(|| format!("bad http_protocol {:?}", h.http_protocol))?;
+    let virtualhost = h.virtualhost.clone().or_else(|| rs.virtualhost.clone());
+    let mut urls = Vec::new();
+    for u in &h.urls {
+        let regex = match &u.regex {
+            Some(re) => Some(
+                BodyRegex::new(
+                    re,
+                    &u.regex_options,
+                    u.regex_no_match,
+                    u.regex_min_offset,
+                    u.regex_max_offset,
+                )
+                .map_err(|e| format!("url {}: regex: {e}", u.path))?,
+            ),
+            None => None,
+        };
+        urls.push(UrlCheck {
+            path: u.path.clone(),
+            digest: u.digest.clone(),
+            status: u.status_code.clone(),
+            virtualhost: u.virtualhost.clone(),
+            regex,
+        });
+    }
+    let tls = if tls {
+        Some(
+            super::http::tls_setup(
+                h.enable_sni,
+                h.sni_name.as_deref(),
+                virtualhost.as_deref(),
+                target.addr.ip(),
+            )
+            .map_err(|e| format!("TLS setup: {e}"))?,
+        )
+    } else {
+        None
+    };
+    Ok(HttpProbe {
+        target,
+        tls,
+        protocol,
+        virtualhost,
+        urls,
+    })
+}
