@@ -88,6 +88,8 @@ pub struct Cli {
 pub enum Command {
     /// Ask a running lvsd to reload its configuration (SIGHUP to the pid in the pid file).
     Reload,
+    /// Print the MD5 digest of a web page for HTTP_GET / SSL_GET `digest`, as keepalived's genhash.
+    Genhash(crate::check::genhash::GenhashArgs),
     /// One-shot IPVS programming from the configuration, without health checks or VRRP.
     Ipvs {
         #[command(subcommand)]

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     if let Some(Command::Reload) = cli.command {
         return reload(&cli);
     }
+    if let Some(Command::Genhash(args)) = cli.command {
+        return lvsd::check::genhash::run(args);
+    }
     let opts = LoadOptions {
         config_id: cli
             .config_id

@@ -12,6 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::Cli;
 use crate::config::model::Config;
+use crate::director::engine as lvs_engine;
 use crate::vrrp::engine::{self as vrrp_engine, Control};
 
 pub const DEFAULT_PID_FILE: &str = "/run/lvsd.pid";
@@ -63,6 +64,8 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     info!("Starting lvsd {}", env!("CARGO_PKG_VERSION"));
 
+    let cfg_lvs = cfg.clone();
+    let mut break_err: Option<String> = None;
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
     let mut vrrp = if cli.check {
@@ -74,11 +77,28 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         }))
     };
 
+    // Health checks and IPVS, unless -P (VRRP only): a config without virtual_server never touches IPVS.
+    let (lvs_tx, lvs_rx) = mpsc::channel(4);
+    let mut lvs = if cli.vrrp {
+        info!("health checks and IPVS disabled by --vrrp");
+        None
+    } else {
+        Some(tokio::task::spawn_local(lvs_engine::run(cfg_lvs, lvs_rx)))
+    };
+
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
             _ = int.recv() => { info!("SIGINT received, stopping"); break; }
             _ = hup.recv() => warn!("SIGHUP received: reload not implemented yet"),
+            r = async { match lvs.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                lvs = None;
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => { error!("{e}"); break_err = Some(e); break; }
+                    Err(e) => { break_err = Some(format!("health-check engine failed: {e}")); break; }
+                }
+            }
             r = async { match vrrp.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                 return match r {
                     Ok(Ok(())) => Ok(()),
@@ -86,6 +106,14 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
                     Err(e) => Err(format!("VRRP engine failed: {e}")),
                 };
             }
+        }
+    }
+    if let Some(h) = lvs {
+        let _ = lvs_tx.send(lvs_engine::Control::Stop).await;
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!("{e}"),
+            Err(e) => error!("health-check engine failed: {e}"),
         }
     }
     if let Some(h) = vrrp {
@@ -97,5 +125,8 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         }
     }
     info!("Stopped lvsd");
-    Ok(())
+    match break_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -155,6 +155,17 @@ impl Director {
             .unwrap_or(usize::MAX)
     }
 
+    /// `config_rank` for every destination lvsd may add, for a shell that cannot borrow the director.
+    pub fn ranks(&self) -> std::collections::HashMap<(ServiceKey, ipvs::DestKey), usize> {
+        let mut out = std::collections::HashMap::new();
+        for (key, vsvc) in &self.desired().services {
+            for dk in vsvc.dests.keys() {
+                out.insert((*key, *dk), self.config_rank(key, dk));
+            }
+        }
+        out
+    }
+
     /// Every service key lvsd manages (to leave other programs' services alone).
     pub fn owned_keys(&self) -> impl Iterator<Item = &ServiceKey> {
         self.pools.iter().flat_map(|p| p.keys.iter())

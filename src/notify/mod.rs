@@ -165,7 +165,7 @@ async fn worker(who: String, mut rx: mpsc::UnboundedReceiver<Prepared>) {
 
 /// keepalived creates the FIFO when it does not exist. Opened read-write so that opening never
 /// waits for a reader and a reader going away never fails our writes.
-async fn fifo_writer(path: PathBuf, mut rx: mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn fifo_writer(path: PathBuf, mut rx: mpsc::UnboundedReceiver<String>) {
     if !path.exists() {
         if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
             // SAFETY: mkfifo with a valid NUL-terminated path.
