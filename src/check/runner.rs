@@ -101,6 +101,31 @@ impl Runner {
         Ok(Runner::spawn(planned, events))
     }
 
+    /// Like `start`, but each real server starts in the state `alive[vs][rs]` says (after a reload):
+    /// a server that was down stays down until a check passes, as with alpha.
+    pub fn start_from(
+        cfg: &Config,
+        alive: &[Vec<bool>],
+        events: mpsc::Sender<CheckEvent>,
+    ) -> Result<Runner, BuildError> {
+        let mut warnings = Vec::new();
+        let mut planned = plan(cfg, &mut warnings)?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        for rs in &mut planned {
+            let up = alive
+                .get(rs.vs)
+                .and_then(|v| v.get(rs.rs))
+                .copied()
+                .unwrap_or(true);
+            for c in &mut rs.checkers {
+                c.timing.alpha = !up;
+            }
+        }
+        Ok(Runner::spawn(planned, events))
+    }
+
     pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
         let mut tasks = JoinSet::new();
         for rs in planned {

@@ -65,6 +65,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     info!("Starting lvsd {}", env!("CARGO_PKG_VERSION"));
 
     let cfg_lvs = cfg.clone();
+    let mut running = cfg.clone();
     let mut break_err: Option<String> = None;
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
@@ -90,7 +91,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
             _ = int.recv() => { info!("SIGINT received, stopping"); break; }
-            _ = hup.recv() => warn!("SIGHUP received: reload not implemented yet"),
+            _ = hup.recv() => reload(cli, &mut running, &lvs_tx).await,
             r = async { match lvs.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                 lvs = None;
                 match r {
@@ -129,4 +130,69 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// SIGHUP: read the file again; an invalid one changes nothing. Health checks and IPVS take the
+/// difference; VRRP keeps running unchanged (a changed VRRP section needs a restart for now).
+async fn reload(cli: &Cli, running: &mut Config, lvs_tx: &mpsc::Sender<lvs_engine::Control>) {
+    info!("SIGHUP received: reloading {}", cli.use_file.display());
+    let opts = crate::config::LoadOptions {
+        config_id: cli
+            .config_id
+            .clone()
+            .unwrap_or_else(crate::config::default_config_id),
+        check_machine: true,
+    };
+    let path = cli.use_file.clone();
+    let loaded = match tokio::task::spawn_blocking(move || crate::config::load(&path, &opts)).await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            error!("reload failed ({e}); keeping the running configuration");
+            return;
+        }
+    };
+    for line in loaded.render() {
+        warn!("{line}");
+    }
+    let Some(new) = loaded.config else {
+        error!(
+            "reload failed: the new configuration has errors; keeping the running configuration"
+        );
+        return;
+    };
+    if vrrp_view(running) != vrrp_view(&new) {
+        warn!("reload: the VRRP part of the configuration changed; VRRP keeps running its old configuration until lvsd restarts");
+    }
+    if lvs_tx
+        .send(lvs_engine::Control::Reload(Box::new(new.clone())))
+        .await
+        .is_err()
+    {
+        warn!("reload: health checks and IPVS are not running");
+    }
+    *running = new;
+    info!("reload done");
+}
+
+/// The parts of a configuration the VRRP engine uses.
+fn vrrp_view(c: &Config) -> serde_json::Value {
+    let mut g = serde_json::to_value(&c.global).unwrap_or_default();
+    if let Some(m) = g.as_object_mut() {
+        m.retain(|k, _| {
+            k.starts_with("vrrp_")
+                || k == "script_user"
+                || k == "enable_script_security"
+                || k == "default_interface"
+        });
+    }
+    serde_json::json!({
+        "global": g,
+        "instances": c.vrrp_instances,
+        "scripts": c.vrrp_scripts,
+        "groups": c.sync_groups,
+        "track_files": c.track_files,
+        "track_processes": c.track_processes,
+        "static": [serde_json::to_value(&c.static_ipaddress).unwrap_or_default(), serde_json::to_value(&c.static_routes).unwrap_or_default(), serde_json::to_value(&c.static_rules).unwrap_or_default()],
+    })
 }

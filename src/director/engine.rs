@@ -2,6 +2,7 @@
 //! (DESIGN.md's one-way flow). netlink calls block, so the kernel lives on a thread of its own and
 //! always applies the newest desired table.
 
+use super::drain::Drain;
 use super::kernel::Kernel;
 use super::{Action, Director};
 use crate::check::runner::{CheckEvent, EventKind, Runner};
@@ -15,19 +16,31 @@ use tracing::{error, info, warn};
 
 pub enum Control {
     Stop,
+    /// A new, valid configuration: apply only the differences.
+    Reload(Box<Config>),
 }
 
+type Ranks = std::sync::Arc<HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>>;
+
 enum KernelCmd {
-    Sync(Table),
+    /// The desired table; `drain`: servers it no longer has were removed by a reload and drain first.
+    Sync {
+        table: Table,
+        ranks: Ranks,
+        drain: bool,
+    },
     Stop,
 }
 
 /// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed.
-pub async fn run(cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
-    if cfg.virtual_servers.is_empty() {
+pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
+    // Without virtual servers IPVS is never touched, until a reload brings some.
+    while cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
-        let _ = ctl.recv().await;
-        return Ok(());
+        match ctl.recv().await {
+            Some(Control::Reload(c)) => cfg = *c,
+            Some(Control::Stop) | None => return Ok(()),
+        }
     }
     let mut director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
     let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director)?;
@@ -36,17 +49,20 @@ pub async fn run(cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), St
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
-    let runner = Runner::start(&cfg, etx).map_err(|e| e.to_string())?;
+    let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
     info!("{} real server(s) under health checks", runner.len());
-    let fifo = fifo(&cfg);
-    let script_user = cfg.global.script_user.clone();
-    let act = |actions: Vec<Action>| {
+    let mut fifo = fifo(&cfg);
+    let mut script_user = cfg.global.script_user.clone();
+    let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
+    let act = |actions: Vec<Action>,
+               fifo: &Option<mpsc::UnboundedSender<String>>,
+               user: &Option<(String, Option<String>)>| {
         for a in actions {
             match a {
                 Action::Log(l) => info!("{l}"),
-                Action::Script { script, why } => spawn_script(script, script_user.clone(), why),
+                Action::Script { script, why } => spawn_script(script, user.clone(), why),
                 Action::Fifo(line) => {
-                    if let Some(f) = &fifo {
+                    if let Some(f) = fifo {
                         let _ = f.send(line);
                     }
                 }
@@ -58,23 +74,43 @@ pub async fn run(cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), St
             ev = erx.recv() => {
                 let Some(ev) = ev else { break };
                 let before = director.desired();
-                act(apply_event(&mut director, ev));
+                act(apply_event(&mut director, ev), &fifo, &script_user);
                 // Take every event already queued before touching the kernel once.
                 while let Ok(ev) = erx.try_recv() {
-                    act(apply_event(&mut director, ev));
+                    act(apply_event(&mut director, ev), &fifo, &script_user);
                 }
                 let now = director.desired();
                 if now != before {
-                    let _ = ktx.send(KernelCmd::Sync(now));
+                    let _ = ktx.send(KernelCmd::Sync { table: now, ranks: ranks.clone(), drain: false });
                 }
             }
             c = ctl.recv() => match c {
+                Some(Control::Reload(new)) => {
+                    // Checkers restart from the states the old director knew; IPVS gets the difference.
+                    runner.shutdown().await;
+                    while erx.try_recv().is_ok() {}
+                    let mut next = Director::new(&new.virtual_servers, &new.virtual_server_groups);
+                    next.carry_state_from(&director);
+                    director = next;
+                    ranks = std::sync::Arc::new(director.ranks());
+                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), drain: true });
+                    runner = match Runner::start_from(&new, &director.alive_map(), etx.clone()) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            error!("reload: checkers: {e}");
+                            Runner::spawn(Vec::new(), etx.clone())
+                        }
+                    };
+                    fifo = self::fifo(&new);
+                    script_user = new.global.script_user.clone();
+                    info!("reload: {} virtual server(s), {} real server(s) under health checks", new.virtual_servers.len(), runner.len());
+                }
                 Some(Control::Stop) | None => break,
             },
         }
     }
     runner.shutdown().await;
-    act(director.shutdown_notifications());
+    act(director.shutdown_notifications(), &fifo, &script_user);
     let _ = ktx.send(KernelCmd::Stop);
     // lvsd must not exit before its services are removed.
     let _ = tokio::task::spawn_blocking(move || kernel_thread.join()).await;
@@ -114,13 +150,10 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
         .and_then(|n| cfg.vrrp_instances.iter().find(|i| &i.name == n))
         .map_or(0, |i| i.virtual_router_id);
     let initial = director.desired();
-    let ranks: HashMap<_, _> = director.ranks();
+    let initial_ranks: HashMap<_, _> = director.ranks();
     let handle = std::thread::Builder::new()
         .name("ipvs".into())
         .spawn(move || {
-            let rank = |k: &ipvs::ServiceKey, d: &ipvs::DestKey| {
-                ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
-            };
             let mut kernel = match Kernel::start(&global, sync_id) {
                 Ok(k) => k,
                 Err(e) => {
@@ -128,7 +161,7 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                     return;
                 }
             };
-            match kernel.sync(&initial, rank) {
+            match kernel.sync(&initial, |k, d| rank_in(&initial_ranks, k, d)) {
                 Ok(r) => info!(
                     "IPVS programmed: {} services, {} destinations, {} operations in {:.3} s",
                     initial.services.len(),
@@ -142,22 +175,72 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                 }
             }
             let _ = ready_tx.send(Ok(()));
-            while let Ok(cmd) = rx.recv() {
-                // Only the newest table matters.
-                let mut cmd = cmd;
-                while let Ok(next) = rx.try_recv() {
-                    if matches!(cmd, KernelCmd::Stop) {
-                        break;
+            let mut applied = initial.clone();
+            let mut ranks = std::sync::Arc::new(initial_ranks);
+            let mut drain = Drain::default();
+            loop {
+                // While servers drain, wake up every second to see whether their connections ended.
+                let cmd = if drain.is_empty() {
+                    match rx.recv() {
+                        Ok(c) => Some(c),
+                        Err(_) => break,
                     }
-                    cmd = next;
-                }
-                match cmd {
-                    KernelCmd::Sync(t) => {
-                        if let Err(e) = kernel.sync(&t, rank) {
-                            error!("IPVS: {e}");
+                } else {
+                    match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                        Ok(c) => Some(c),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                };
+                let mut stop = false;
+                let mut newest: Option<(Table, bool)> = None;
+                // Only the newest table matters, but a reload's drain request is kept.
+                for c in cmd
+                    .into_iter()
+                    .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                {
+                    match c {
+                        KernelCmd::Stop => {
+                            stop = true;
+                            break;
+                        }
+                        KernelCmd::Sync {
+                            table,
+                            ranks: r,
+                            drain: d,
+                        } => {
+                            let d = d || newest.as_ref().is_some_and(|(_, was)| *was);
+                            newest = Some((table, d));
+                            ranks = r;
                         }
                     }
-                    KernelCmd::Stop => break,
+                }
+                if stop {
+                    break;
+                }
+                let now = std::time::Instant::now();
+                if let Some((table, d)) = newest {
+                    if d {
+                        drain.note_removed(&applied, &table, now);
+                    }
+                    applied = table;
+                } else {
+                    // A tick: count the draining servers' connections.
+                    let mut conns = HashMap::new();
+                    for k in drain.services() {
+                        if let Ok(c) = kernel.connections(&k) {
+                            for (dk, n) in c {
+                                conns.insert((k, dk), n);
+                            }
+                        }
+                    }
+                    if !drain.settle(now, |k, dk| conns.get(&(*k, *dk)).copied()) {
+                        continue;
+                    }
+                }
+                let effective = drain.effective(&applied);
+                if let Err(e) = kernel.sync(&effective, |k, d| rank_in(&ranks, k, d)) {
+                    error!("IPVS: {e}");
                 }
             }
             match kernel.stop(global.lvs_flush_on_stop) {
@@ -193,4 +276,12 @@ fn spawn_script(script: Script, default_user: Option<(String, Option<String>)>, 
         }
         Err(e) => warn!("{why}: script '{}': {e}", script.command),
     }
+}
+
+fn rank_in(
+    ranks: &HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>,
+    k: &ipvs::ServiceKey,
+    d: &ipvs::DestKey,
+) -> usize {
+    ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
 }

@@ -98,6 +98,24 @@ impl Kernel {
         })
     }
 
+    /// Connections (active + inactive) per destination of a service.
+    pub fn connections(
+        &mut self,
+        key: &ServiceKey,
+    ) -> Result<std::collections::HashMap<DestKey, u32>, ipvs::Error> {
+        Ok(self
+            .client
+            .dests(key)?
+            .into_iter()
+            .map(|e| {
+                (
+                    e.dest.key(),
+                    e.active_conns.saturating_add(e.inactive_conns),
+                )
+            })
+            .collect())
+    }
+
     /// Takes ownership of services (e.g. to remove the configured ones without having created them).
     pub fn adopt<'a>(&mut self, keys: impl IntoIterator<Item = &'a ServiceKey>) {
         self.owned.extend(keys);

@@ -166,6 +166,41 @@ impl Director {
         out
     }
 
+    /// After a reload: real servers that were running before (same services, same address and port)
+    /// keep their health, weight set by checks, and each service its quorum state, so a reload neither
+    /// re-adds a dead server nor drops a live one.
+    pub fn carry_state_from(&mut self, old: &Director) {
+        for p in &mut self.pools {
+            let Some(op) = old.pools.iter().find(|o| o.keys == p.keys) else {
+                continue;
+            };
+            p.quorum_up = op.quorum_up;
+            for (conf, st) in p.vs.real_servers.iter().zip(p.rs.iter_mut()) {
+                let found = op
+                    .vs
+                    .real_servers
+                    .iter()
+                    .zip(&op.rs)
+                    .find(|(c, _)| c.ip == conf.ip && c.port == conf.port);
+                if let Some((oconf, ost)) = found {
+                    st.alive = ost.alive || conf.checkers.is_empty();
+                    // A weight a check set (misc_dynamic) survives; a configured weight follows the file.
+                    if ost.weight != oconf.weight {
+                        st.weight = ost.weight;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether each real server (by virtual and real server index) is up now.
+    pub fn alive_map(&self) -> Vec<Vec<bool>> {
+        self.pools
+            .iter()
+            .map(|p| p.rs.iter().map(|r| r.alive).collect())
+            .collect()
+    }
+
     /// Every service key lvsd manages (to leave other programs' services alone).
     pub fn owned_keys(&self) -> impl Iterator<Item = &ServiceKey> {
         self.pools.iter().flat_map(|p| p.keys.iter())
