@@ -8,7 +8,7 @@ mod lexer;
 pub mod model;
 mod preprocess;
 mod tree;
-mod validate;
+pub(crate) mod validate;
 mod values;
 
 pub use build::SCHEDULERS;

@@ -84,7 +84,7 @@ fn interface_exists(name: &str) -> bool {
 }
 
 /// The addresses configured on this machine's interfaces (empty if they cannot be read).
-fn local_addresses() -> HashSet<IpAddr> {
+pub(crate) fn local_addresses() -> HashSet<IpAddr> {
     let mut out = HashSet::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we only read and then free with freeifaddrs.

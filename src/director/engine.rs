@@ -69,14 +69,46 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
             }
         }
     };
+    // ha_suspend: a virtual server's checks count only while its address is on this machine (the
+    // VRRP master holds it).
+    let mut suspended = suspended_services(&cfg);
+    let mut held: HashMap<(usize, usize), CheckEvent> = HashMap::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
+            _ = tick.tick(), if cfg.virtual_servers.iter().any(|v| v.ha_suspend) => {
+                let now = suspended_services(&cfg);
+                if now != suspended {
+                    info!("ha_suspend: checks suspended for virtual servers {:?}", now);
+                    suspended = now;
+                    // What the checks said meanwhile counts from now on.
+                    let before = director.desired();
+                    let (resumed, still): (HashMap<_, _>, HashMap<_, _>) =
+                        std::mem::take(&mut held).into_iter().partition(|(k, _)| !suspended.contains(&k.0));
+                    held = still;
+                    for ev in resumed.into_values() {
+                        act(apply_event(&mut director, ev), &fifo, &script_user);
+                    }
+                    let after = director.desired();
+                    if after != before {
+                        let _ = ktx.send(KernelCmd::Sync { table: after, ranks: ranks.clone(), drain: false });
+                    }
+                }
+            }
             ev = erx.recv() => {
                 let Some(ev) = ev else { break };
+                if suspended.contains(&ev.vs) {
+                    hold(&mut held, ev);
+                    continue;
+                }
                 let before = director.desired();
                 act(apply_event(&mut director, ev), &fifo, &script_user);
                 // Take every event already queued before touching the kernel once.
                 while let Ok(ev) = erx.try_recv() {
+                    if suspended.contains(&ev.vs) {
+                        hold(&mut held, ev);
+                        continue;
+                    }
                     act(apply_event(&mut director, ev), &fifo, &script_user);
                 }
                 let now = director.desired();
@@ -86,6 +118,8 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
             }
             c = ctl.recv() => match c {
                 Some(Control::Reload(new)) => {
+                    cfg = (*new).clone();
+                    suspended = suspended_services(&cfg);
                     // Checkers restart from the states the old director knew; IPVS gets the difference.
                     runner.shutdown().await;
                     while erx.try_recv().is_ok() {}
@@ -284,4 +318,34 @@ fn rank_in(
     d: &ipvs::DestKey,
 ) -> usize {
     ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
+}
+
+/// Indexes of the ha_suspend virtual servers whose address is not on this machine now.
+fn suspended_services(cfg: &Config) -> std::collections::BTreeSet<usize> {
+    if !cfg.virtual_servers.iter().any(|v| v.ha_suspend) {
+        return Default::default();
+    }
+    let local = crate::config::validate::local_addresses();
+    cfg.virtual_servers
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.ha_suspend)
+        .filter(|(_, v)| match &v.key {
+            crate::config::model::VsKey::Addr { ip, .. } => !local.contains(ip),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Keeps the newest health verdict of a suspended real server (weight changes ride along).
+fn hold(held: &mut HashMap<(usize, usize), CheckEvent>, ev: CheckEvent) {
+    let key = (ev.vs, ev.rs);
+    match (held.get(&key).map(|e| e.kind), ev.kind) {
+        // A weight change does not hide whether the server is down.
+        (Some(EventKind::Down), EventKind::Weight(_)) => {}
+        _ => {
+            held.insert(key, ev);
+        }
+    }
 }

@@ -70,6 +70,17 @@ virtual_server 10.10.0.100 80 {
             delay_before_retry 1 }
     }
 }
+virtual_server 10.10.0.150 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    delay_loop 1
+    ha_suspend
+    real_server 10.20.2.2 9999 {
+        TCP_CHECK { connect_timeout 1
+            retry 0 }
+    }
+}
 EOF2
 # Another program's service: lvsd must leave it alone.
 $D ipvsadm -A -t 10.10.0.200:80 -s rr
@@ -106,6 +117,13 @@ start_web 1
 if wait_for 6 "10.20.1.2:8080/1 10.20.2.2:8080/1 10.20.3.2:8080/0 "; then pass "a restarted server comes back"; else fail "after restarting rs1: '$(dests)'"; fi
 sleep 0.5
 grep -q "^up rs1$" "$w/notify.log" && pass "notify_up ran" || fail "notify_up: $(cat "$w/notify.log")"
+
+# ha_suspend: 10.10.0.150 is not on the director, so the failing check of its only server does not count.
+sleep 3
+$D ipvsadm -Ln -t 10.10.0.150:80 | grep -q "10.20.2.2:9999" && pass "ha_suspend: checks do not count while the VIP is elsewhere" || fail "ha_suspend: server removed while suspended"
+ip -n lvd addr add 10.10.0.150/24 dev d0
+for _ in $(seq 60); do $D ipvsadm -Ln -t 10.10.0.150:80 | grep -q "10.20.2.2:9999" || break; sleep 0.1; done
+$D ipvsadm -Ln -t 10.10.0.150:80 | grep -q "10.20.2.2:9999" && fail "ha_suspend: checks still suspended with the VIP here" || pass "ha_suspend: with the VIP here, the failing server is removed"
 
 kill -TERM "$lpid"; wait "$lpid"; rc=$?; lpid=
 [ "$rc" = 0 ] && pass "lvsd exits 0 on SIGTERM" || fail "lvsd exit status $rc"
