@@ -2,6 +2,7 @@
 //! and takes commands over a channel; a health-check / IPVS engine is added beside VRRP here.
 
 pub mod pidfile;
+pub mod sdnotify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,14 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     info!("Starting lvsd {}", env!("CARGO_PKG_VERSION"));
 
     let cfg_lvs = cfg.clone();
+    let mut engines = Vec::new();
+    if !cli.check {
+        engines.push(crate::status::Engine::Vrrp);
+    }
+    if !cli.vrrp {
+        engines.push(crate::status::Engine::Ipvs);
+    }
+    crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
     let mut break_err: Option<String> = None;
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
@@ -108,6 +117,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             }
         }
     }
+    sdnotify::stopping();
     if let Some(h) = lvs {
         let _ = lvs_tx.send(lvs_engine::Control::Stop).await;
         match h.await {
