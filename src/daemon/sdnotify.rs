@@ -35,3 +35,26 @@ pub fn stopping() {
 pub fn reloading() {
     notify("RELOADING=1");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_reaches_the_notify_socket() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("notify");
+        let sock = UnixDatagram::bind(&path).expect("bind");
+        // Only this test sets NOTIFY_SOCKET.
+        std::env::set_var("NOTIFY_SOCKET", &path);
+        ready();
+        stopping();
+        std::env::remove_var("NOTIFY_SOCKET");
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("first datagram");
+        let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(first.starts_with("READY=1\nMAINPID="), "{first}");
+        let n = sock.recv(&mut buf).expect("second datagram");
+        assert_eq!(&buf[..n], b"STOPPING=1");
+    }
+}
