@@ -5,4 +5,5 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod notify;
+pub mod status;
 pub mod vrrp;

@@ -2,6 +2,7 @@
 //! and takes commands over a channel; a health-check / IPVS engine is added beside VRRP here.
 
 pub mod pidfile;
+pub mod sdnotify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,14 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
 
     let cfg_lvs = cfg.clone();
     let mut running = cfg.clone();
+    let mut engines = Vec::new();
+    if !cli.check {
+        engines.push(crate::status::Engine::Vrrp);
+    }
+    if !cli.vrrp {
+        engines.push(crate::status::Engine::Ipvs);
+    }
+    crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
     let mut break_err: Option<String> = None;
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
@@ -109,6 +118,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             }
         }
     }
+    sdnotify::stopping();
     if let Some(h) = lvs {
         let _ = lvs_tx.send(lvs_engine::Control::Stop).await;
         match h.await {
@@ -136,6 +146,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
 /// difference; VRRP keeps running unchanged (a changed VRRP section needs a restart for now).
 async fn reload(cli: &Cli, running: &mut Config, lvs_tx: &mpsc::Sender<lvs_engine::Control>) {
     info!("SIGHUP received: reloading {}", cli.use_file.display());
+    sdnotify::reloading();
     let opts = crate::config::LoadOptions {
         config_id: cli
             .config_id
@@ -172,6 +183,8 @@ async fn reload(cli: &Cli, running: &mut Config, lvs_tx: &mpsc::Sender<lvs_engin
         warn!("reload: health checks and IPVS are not running");
     }
     *running = new;
+    crate::status::emit(crate::status::Event::Reloaded);
+    sdnotify::ready();
     info!("reload done");
 }
 

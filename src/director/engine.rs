@@ -8,6 +8,7 @@ use super::{Action, Director};
 use crate::check::runner::{CheckEvent, EventKind, Runner};
 use crate::config::model::{Config, Script};
 use crate::notify::command;
+use crate::status;
 use ipvs::Table;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
     // Without virtual servers IPVS is never touched, until a reload brings some.
     while cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
+        status::emit(status::Event::Ready(status::Engine::Ipvs));
         match ctl.recv().await {
             Some(Control::Reload(c)) => cfg = *c,
             Some(Control::Stop) | None => return Ok(()),
@@ -47,6 +49,7 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
+    status::emit(status::Event::Ready(status::Engine::Ipvs));
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
@@ -161,7 +164,15 @@ fn apply_event(d: &mut Director, ev: CheckEvent) -> Vec<Action> {
         EventKind::Weight(w) => Some(w),
         _ => None,
     };
-    d.set_health(ev.vs, ev.rs, alive, weight, &ev.reason)
+    let out = d.set_health(ev.vs, ev.rs, alive, weight, &ev.reason);
+    status::emit(status::Event::RealServer {
+        vs: ev.vs,
+        rs: ev.rs,
+        alive: d.is_alive(ev.vs, ev.rs).unwrap_or(alive),
+        weight: d.weight(ev.vs, ev.rs).unwrap_or(0),
+        reason: ev.reason,
+    });
+    out
 }
 
 type Ready = oneshot::Receiver<Result<(), String>>;

@@ -210,6 +210,11 @@ impl Director {
         self.pools.get(vs)?.rs.get(rs).map(|r| r.alive)
     }
 
+    /// The weight real server `rs` has while alive.
+    pub fn weight(&self, vs: usize, rs: usize) -> Option<u32> {
+        self.pools.get(vs)?.rs.get(rs).map(|r| r.weight)
+    }
+
     pub fn quorum_up(&self, vs: usize) -> Option<bool> {
         self.pools.get(vs).map(|p| p.quorum_up)
     }

@@ -3,6 +3,7 @@
 //! the order of its state changes, while different objects run in parallel.
 
 pub mod command;
+pub mod email;
 pub mod security;
 
 use std::collections::HashMap;

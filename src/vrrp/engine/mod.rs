@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::model::{Config, VrrpInstance};
 use crate::notify::{self, Notifier};
+use crate::status;
 use crate::vrrp::announce::Announcer;
 use crate::vrrp::netlink::{self, Link, Netlink, NetlinkError, Vip};
 use crate::vrrp::packet::{Endpoints, Family};
@@ -113,6 +114,7 @@ struct Engine {
 pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), EngineError> {
     if cfg.vrrp_instances.is_empty() {
         info!("no vrrp_instance configured, VRRP engine idle");
+        status::emit(status::Event::Ready(status::Engine::Vrrp));
         while let Some(c) = ctl.recv().await {
             if matches!(c, Control::Stop) {
                 break;
@@ -241,6 +243,7 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
         }
         eng.feed(i, Input::Start).await;
     }
+    status::emit(status::Event::Ready(status::Engine::Vrrp));
 
     loop {
         let deadline = eng
@@ -325,6 +328,10 @@ impl Engine {
                     if !self.accepts_source(i, rx.src) {
                         continue;
                     }
+                    status::emit(status::Event::AdvertReceived {
+                        instance: self.slots[i].vi.name().to_string(),
+                        priority: rx.payload.get(2).copied().unwrap_or(0),
+                    });
                     self.feed(i, Input::Packet(rx.clone())).await;
                 }
                 self.rx_src = None;
@@ -415,6 +422,10 @@ impl Engine {
                 continue;
             }
             g.last = s;
+            status::emit(status::Event::VrrpGroup {
+                group: g.core.name().to_string(),
+                state: s,
+            });
             info!(
                 "VRRP_Group({}) Syncing instances to {s} state",
                 g.core.name()
@@ -434,6 +445,10 @@ impl Engine {
             let name = self.slots[i].vi.name().to_string();
             match a {
                 Action::Send(adv) => {
+                    status::emit(status::Event::AdvertSent {
+                        instance: name.clone(),
+                        priority: adv.priority,
+                    });
                     let s = &self.slots[i];
                     for dst in &s.dests {
                         let ends = Endpoints {
@@ -484,6 +499,11 @@ impl Engine {
                     reason,
                 } => {
                     info!("({name}) Entering {state} STATE ({reason})");
+                    status::emit(status::Event::VrrpState {
+                        instance: name.clone(),
+                        state,
+                        priority,
+                    });
                     let ev = notify::Event {
                         kind: notify::Kind::Instance,
                         name: name.clone(),
@@ -494,6 +514,10 @@ impl Engine {
                 }
                 Action::Discard(r) => {
                     let key = reason_key(&r);
+                    status::emit(status::Event::Rejected {
+                        instance: Some(name.clone()),
+                        reason: key.clone(),
+                    });
                     *self.rejects.entry(key.clone()).or_default() += 1;
                     let peer = self.rx_src.unwrap_or(self.slots[i].primary);
                     if self.logged.insert((key, peer)) {

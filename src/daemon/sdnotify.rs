@@ -1,0 +1,60 @@
+//! systemd's notify protocol (Type=notify): one datagram to $NOTIFY_SOCKET per state, a no-op when
+//! lvsd is not started by systemd.
+
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+
+use tracing::debug;
+
+/// Sends `msg` (e.g. "READY=1"); errors are only logged at debug level: systemd may be gone.
+pub fn notify(msg: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let path = path.to_string_lossy().into_owned();
+    let addr = match path.strip_prefix('@') {
+        Some(abs) => SocketAddr::from_abstract_name(abs.as_bytes()),
+        None => SocketAddr::from_pathname(&path),
+    };
+    let r =
+        addr.and_then(|a| UnixDatagram::unbound().and_then(|s| s.send_to_addr(msg.as_bytes(), &a)));
+    if let Err(e) = r {
+        debug!("sd_notify {msg} to {path}: {e}");
+    }
+}
+
+pub fn ready() {
+    notify(&format!("READY=1\nMAINPID={}", std::process::id()));
+}
+
+pub fn stopping() {
+    notify("STOPPING=1");
+}
+
+/// For the reload path: RELOADING=1 now, `ready()` when the new configuration is applied.
+pub fn reloading() {
+    notify("RELOADING=1");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_reaches_the_notify_socket() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("notify");
+        let sock = UnixDatagram::bind(&path).expect("bind");
+        // Only this test sets NOTIFY_SOCKET.
+        std::env::set_var("NOTIFY_SOCKET", &path);
+        ready();
+        stopping();
+        std::env::remove_var("NOTIFY_SOCKET");
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("first datagram");
+        let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(first.starts_with("READY=1\nMAINPID="), "{first}");
+        let n = sock.recv(&mut buf).expect("second datagram");
+        assert_eq!(&buf[..n], b"STOPPING=1");
+    }
+}

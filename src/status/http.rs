@@ -1,0 +1,224 @@
+//! The optional HTTP server (metrics_listen / --metrics-listen): `/metrics` in Prometheus text
+//! format and `/status` as JSON, both rendered from the snapshot on each request.
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::fmt::Write;
+use std::rc::Rc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::dump::state_number;
+use super::snapshot::Snapshot;
+
+/// Binds and serves on the current LocalSet; a bad address or a busy port is logged, not fatal.
+pub fn spawn(addr: &str, snap: Rc<RefCell<Snapshot>>) {
+    let addr = addr.to_string();
+    tokio::task::spawn_local(async move {
+        let listener = match tokio::net::TcpListener::bind(&addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("metrics: cannot listen on {addr}: {e}");
+                return;
+            }
+        };
+        info!("metrics and status on http://{addr}/metrics and /status");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let snap = snap.clone();
+            tokio::task::spawn_local(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let resp = respond(&snap.borrow(), req.uri().path());
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+}
+
+fn respond(sn: &Snapshot, path: &str) -> Response<Full<Bytes>> {
+    let (code, ctype, body) = match path {
+        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", metrics(sn)),
+        "/status" => (StatusCode::OK, "application/json", status(sn)),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: try /metrics or /status\n".into(),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = code;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A label value with Prometheus' escapes.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    fn line(&mut self, name: &str, labels: &[(&str, &str)], v: u64) {
+        let l: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", esc(v)))
+            .collect();
+        let _ = writeln!(self.out, "{name}{{{}}} {v}", l.join(","));
+    }
+}
+
+/// Prometheus text exposition format 0.0.4.
+pub fn metrics(sn: &Snapshot) -> String {
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    type Get = fn(&super::snapshot::InstanceView) -> u64;
+    let per_instance: [(&str, &str, &str, Get); 7] = [
+        (
+            "lvsd_vrrp_state",
+            "gauge",
+            "VRRP instance state: 0 init, 1 backup, 2 master, 3 fault",
+            |i| u64::from(state_number(i.state)),
+        ),
+        (
+            "lvsd_vrrp_base_priority",
+            "gauge",
+            "Configured VRRP priority",
+            |i| u64::from(i.cfg.priority),
+        ),
+        (
+            "lvsd_vrrp_effective_priority",
+            "gauge",
+            "VRRP priority after tracking",
+            |i| u64::from(i.effective_priority),
+        ),
+        (
+            "lvsd_vrrp_adverts_sent_total",
+            "counter",
+            "VRRP adverts sent",
+            |i| i.stats.advert_sent,
+        ),
+        (
+            "lvsd_vrrp_adverts_received_total",
+            "counter",
+            "VRRP adverts received",
+            |i| i.stats.advert_rcvd,
+        ),
+        (
+            "lvsd_vrrp_become_master_total",
+            "counter",
+            "Transitions to MASTER",
+            |i| i.stats.become_master,
+        ),
+        (
+            "lvsd_vrrp_release_master_total",
+            "counter",
+            "Transitions out of MASTER",
+            |i| i.stats.release_master,
+        ),
+    ];
+    for (name, kind, help, get) in per_instance {
+        if sn.instances.is_empty() {
+            break;
+        }
+        f.head(name, kind, help);
+        for i in &sn.instances {
+            f.line(name, &[("instance", &i.cfg.name)], get(i));
+        }
+    }
+    let rejected =
+        sn.instances.iter().any(|i| !i.stats.rejects.is_empty()) || !sn.rejects.is_empty();
+    if rejected {
+        let n = "lvsd_vrrp_rejected_packets_total";
+        f.head(
+            n,
+            "counter",
+            "VRRP packets discarded, by reason (instance \"\" when none matched)",
+        );
+        for i in &sn.instances {
+            for (r, v) in &i.stats.rejects {
+                f.line(n, &[("instance", &i.cfg.name), ("reason", r)], *v);
+            }
+        }
+        for (r, v) in &sn.rejects {
+            f.line(n, &[("instance", ""), ("reason", r)], *v);
+        }
+    }
+    if sn.servers.iter().any(|v| !v.real_servers.is_empty()) {
+        for (name, help) in [
+            (
+                "lvsd_real_server_up",
+                "1 when the real server passes its health checks",
+            ),
+            (
+                "lvsd_real_server_weight",
+                "Weight of the real server while up",
+            ),
+        ] {
+            f.head(name, "gauge", help);
+            for vs in &sn.servers {
+                for rs in &vs.real_servers {
+                    let v = if name == "lvsd_real_server_up" {
+                        u64::from(rs.alive)
+                    } else {
+                        u64::from(rs.weight)
+                    };
+                    f.line(
+                        name,
+                        &[("virtual_server", &vs.label), ("real_server", &rs.label)],
+                        v,
+                    );
+                }
+            }
+        }
+    }
+    f.head("lvsd_reloads_total", "counter", "Configuration reloads");
+    let _ = writeln!(f.out, "lvsd_reloads_total {}", sn.reloads);
+    out
+}
+
+/// `/status`: instances and real servers as JSON.
+pub fn status(sn: &Snapshot) -> String {
+    let v = json!({
+        "vrrp_instances": sn.instances.iter().map(|i| json!({
+            "name": i.cfg.name,
+            "state": i.state.to_string(),
+            "base_priority": i.cfg.priority,
+            "effective_priority": i.effective_priority,
+            "adverts_sent": i.stats.advert_sent,
+            "adverts_received": i.stats.advert_rcvd,
+            "become_master": i.stats.become_master,
+            "rejected": i.stats.rejects,
+        })).collect::<Vec<_>>(),
+        "virtual_servers": sn.servers.iter().map(|vs| json!({
+            "name": vs.label,
+            "real_servers": vs.real_servers.iter().map(|rs| json!({
+                "name": rs.label, "up": rs.alive, "weight": rs.weight,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "reloads": sn.reloads,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}

@@ -1,0 +1,291 @@
+//! Status, fed by events: the engines `emit` what happened (one-way, never waiting); one task keeps
+//! the snapshot and from it writes keepalived's dump files (SIGUSR1 data, SIGUSR2 stats, the JSON
+//! signal), serves /metrics and /status, sends the email alerts and tells systemd when lvsd is ready.
+
+pub mod dump;
+pub mod http;
+pub mod snapshot;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::model::Config;
+use crate::daemon::sdnotify;
+use crate::notify::email::{self, Mailer};
+use crate::vrrp::State;
+use snapshot::Snapshot;
+
+/// Something an engine reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// An engine finished its first full programming (VRRP started, IPVS table written).
+    Ready(Engine),
+    VrrpState {
+        instance: String,
+        state: State,
+        priority: u8,
+    },
+    VrrpGroup {
+        group: String,
+        state: State,
+    },
+    AdvertSent {
+        instance: String,
+        priority: u8,
+    },
+    AdvertReceived {
+        instance: String,
+        priority: u8,
+    },
+    /// A discarded advert; `instance` None when it matched no instance.
+    Rejected {
+        instance: Option<String>,
+        reason: String,
+    },
+    /// Real server `rs` of virtual server `vs` (config indexes) after a checker verdict.
+    RealServer {
+        vs: usize,
+        rs: usize,
+        alive: bool,
+        weight: u32,
+        reason: String,
+    },
+    Reloaded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Vrrp,
+    Ipvs,
+}
+
+static SINK: OnceLock<mpsc::UnboundedSender<Event>> = OnceLock::new();
+
+/// Reports an event; a no-op when no status task runs (tools, tests of one engine).
+pub fn emit(ev: Event) {
+    if let Some(tx) = SINK.get() {
+        let _ = tx.send(ev);
+    }
+}
+
+/// Starts the status task on the current LocalSet. `engines` are those that will report Ready.
+pub fn spawn(cfg: &Config, metrics_listen: Option<String>, engines: Vec<Engine>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if SINK.set(tx).is_err() {
+        warn!("status task already running");
+        return;
+    }
+    let snap = Rc::new(RefCell::new(Snapshot::new(cfg)));
+    if let Some(addr) = metrics_listen.or_else(|| cfg.global.metrics_listen.clone()) {
+        http::spawn(&addr, snap.clone());
+    }
+    tokio::task::spawn_local(run(snap, rx, engines));
+}
+
+async fn run(
+    snap: Rc<RefCell<Snapshot>>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    engines: Vec<Engine>,
+) {
+    let sig = |k: SignalKind| signal(k).map_err(|e| warn!("status signals: {e}")).ok();
+    let mut usr1 = sig(SignalKind::user_defined1());
+    let mut usr2 = sig(SignalKind::user_defined2());
+    let mut json = sig(SignalKind::from_raw(libc::SIGRTMIN() + 2));
+    let mailer = Mailer::from_global(&snap.borrow().config.global);
+    let mut waiting = engines;
+    if waiting.is_empty() {
+        sdnotify::ready();
+    }
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { return };
+                if let Event::Ready(e) = &ev {
+                    waiting.retain(|w| w != e);
+                    if waiting.is_empty() {
+                        info!("lvsd ready");
+                        sdnotify::ready();
+                    }
+                    continue;
+                }
+                let mut sn = snap.borrow_mut();
+                if let (Some(m), Some(alert)) = (&mailer, alert_for(&sn, &ev)) {
+                    m.send(alert);
+                }
+                apply(&mut sn, ev, SystemTime::now());
+            }
+            Some(_) = recv(&mut usr1) => write(dump::data_path(&snap.borrow().config), dump::data(&snap.borrow())),
+            Some(_) = recv(&mut usr2) => write(dump::stats_path(&snap.borrow().config), dump::stats(&snap.borrow())),
+            Some(_) = recv(&mut json) => write(dump::json_path(&snap.borrow().config), dump::json(&snap.borrow())),
+        }
+    }
+}
+
+/// A signal stream that may be missing (never fires then).
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn write(path: String, text: String) {
+    use std::io::Write;
+    // keepalived's files are 0600: they show the configuration.
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode_0600()
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    match r {
+        Ok(()) => info!("wrote {path}"),
+        Err(e) => warn!("cannot write {path}: {e}"),
+    }
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
+
+/// Updates the snapshot with one event.
+pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
+    match ev {
+        Event::VrrpState {
+            instance,
+            state,
+            priority,
+        } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                if state == State::Master && i.state != State::Master {
+                    i.stats.become_master += 1;
+                }
+                if i.state == State::Master && state != State::Master {
+                    i.stats.release_master += 1;
+                }
+                if i.state != state {
+                    i.last_transition = now;
+                }
+                i.state = state;
+                i.effective_priority = priority;
+            }
+        }
+        Event::AdvertSent { instance, priority } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                i.stats.advert_sent += 1;
+                if priority == 0 {
+                    i.stats.pri_zero_sent += 1;
+                } else {
+                    i.effective_priority = priority;
+                }
+            }
+        }
+        Event::AdvertReceived { instance, priority } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                i.stats.advert_rcvd += 1;
+                if priority == 0 {
+                    i.stats.pri_zero_rcvd += 1;
+                }
+            }
+        }
+        Event::Rejected { instance, reason } => {
+            let map = match instance.and_then(|n| sn.instances.iter().position(|i| i.cfg.name == n))
+            {
+                Some(i) => &mut sn.instances[i].stats.rejects,
+                None => &mut sn.rejects,
+            };
+            *map.entry(reason).or_default() += 1;
+        }
+        Event::RealServer {
+            vs,
+            rs,
+            alive,
+            weight,
+            ..
+        } => {
+            if let Some(r) = sn
+                .servers
+                .get_mut(vs)
+                .and_then(|v| v.real_servers.get_mut(rs))
+            {
+                r.alive = alive;
+                r.weight = weight;
+            }
+        }
+        Event::Reloaded => sn.reloads += 1,
+        Event::VrrpGroup { .. } | Event::Ready(_) => {}
+    }
+}
+
+/// The mail an event calls for, with keepalived's smtp_alert precedence: the object's own
+/// setting, then the group / virtual server's, then smtp_alert_vrrp / _checker, then smtp_alert.
+pub fn alert_for(sn: &Snapshot, ev: &Event) -> Option<email::Alert> {
+    let g = &sn.config.global;
+    let vrrp_default = g.smtp_alert_vrrp.or(g.smtp_alert).unwrap_or(false);
+    let group_alerts = |name: &str| {
+        sn.config
+            .sync_groups
+            .iter()
+            .find(|sg| sg.name == name)
+            .map(|sg| sg.smtp_alert.unwrap_or(vrrp_default))
+    };
+    match ev {
+        Event::VrrpState {
+            instance, state, ..
+        } => {
+            let i = sn.instances.iter().find(|i| &i.cfg.name == instance)?;
+            if i.state == *state || !matches!(state, State::Master | State::Backup | State::Fault) {
+                return None;
+            }
+            // A member of an alerting sync group mails as the group, once.
+            if let Some(true) = i.cfg.sync_group.as_deref().and_then(group_alerts) {
+                return None;
+            }
+            i.cfg
+                .smtp_alert
+                .unwrap_or(vrrp_default)
+                .then(|| email::vrrp_alert(instance, &state.to_string(), false))
+        }
+        Event::VrrpGroup { group, state } => {
+            group_alerts(group)?.then(|| email::vrrp_alert(group, &state.to_string(), true))
+        }
+        Event::RealServer {
+            vs,
+            rs,
+            alive,
+            reason,
+            ..
+        } => {
+            let view = sn.servers.get(*vs)?;
+            let rv = view.real_servers.get(*rs)?;
+            if rv.alive == *alive {
+                return None;
+            }
+            let vconf = sn.config.virtual_servers.get(*vs)?;
+            let rconf = vconf.real_servers.get(*rs)?;
+            let on = rconf
+                .smtp_alert
+                .or(vconf.smtp_alert)
+                .or(g.smtp_alert_checker)
+                .or(g.smtp_alert)
+                .unwrap_or(false);
+            on.then(|| email::checker_alert(&rv.label, &view.label, *alive, reason))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! What the status outputs show: the configuration plus what the engines reported. Only the status
+//! task writes it, from events; dumps and HTTP read it.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::config::model::{Config, Protocol, VirtualServer, VrrpInstance, VsKey};
+use crate::vrrp::State;
+
+/// keepalived's VRRP statistics, by its JSON key names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VrrpStats {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+    /// Discarded adverts by lvsd's reason name (`BadTtl`, `AuthFailure`, ...).
+    pub rejects: BTreeMap<String, u64>,
+}
+
+impl VrrpStats {
+    /// keepalived's error counters, from lvsd's reasons.
+    pub fn keepalived_errors(&self) -> [(&'static str, u64); 8] {
+        let n = |keys: &[&str]| {
+            keys.iter()
+                .filter_map(|k| self.rejects.get(*k))
+                .sum::<u64>()
+        };
+        [
+            ("packet_len_err", n(&["Malformed", "TooShort"])),
+            ("advert_interval_err", n(&["IntervalMismatch"])),
+            ("ip_ttl_err", n(&["BadTtl"])),
+            ("invalid_type_rcvd", n(&["WrongVersion"])),
+            (
+                "addr_list_err",
+                n(&["AddressCountMismatch", "AddressMissing"]),
+            ),
+            ("invalid_authtype", n(&["AuthUnsupported"])),
+            ("authtype_mismatch", n(&["AuthTypeMismatch"])),
+            ("auth_failure", n(&["AuthFailure"])),
+        ]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    pub cfg: VrrpInstance,
+    pub state: State,
+    pub effective_priority: u8,
+    pub last_transition: SystemTime,
+    pub stats: VrrpStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsView {
+    pub label: String,
+    pub alive: bool,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct VsView {
+    pub label: String,
+    pub real_servers: Vec<RsView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub config: Config,
+    pub instances: Vec<InstanceView>,
+    pub servers: Vec<VsView>,
+    /// Rejected packets not tied to one instance (unknown VRID, unreadable datagrams).
+    pub rejects: BTreeMap<String, u64>,
+    pub reloads: u64,
+}
+
+pub fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+        Protocol::Tcp => "tcp",
+    }
+}
+
+/// keepalived's FMT_VS: `[10.0.0.1]:tcp:80`, `FWM 1`, or the group name.
+pub fn vs_label(vs: &VirtualServer) -> String {
+    match &vs.key {
+        VsKey::Addr { ip, port } => format!("[{ip}]:{}:{port}", proto_name(vs.protocol)),
+        VsKey::Fwmark { mark } => format!("FWM {mark}"),
+        VsKey::Group { name } => format!("[{name}]:{}:0", proto_name(vs.protocol)),
+    }
+}
+
+impl Snapshot {
+    pub fn new(config: &Config) -> Snapshot {
+        let now = SystemTime::now();
+        Snapshot {
+            instances: config
+                .vrrp_instances
+                .iter()
+                .map(|i| InstanceView {
+                    cfg: i.clone(),
+                    state: State::Init,
+                    effective_priority: i.priority,
+                    last_transition: now,
+                    stats: VrrpStats::default(),
+                })
+                .collect(),
+            servers: config
+                .virtual_servers
+                .iter()
+                .map(|vs| VsView {
+                    label: vs_label(vs),
+                    real_servers: vs
+                        .real_servers
+                        .iter()
+                        .map(|rs| RsView {
+                            label: format!("[{}]:{}:{}", rs.ip, proto_name(vs.protocol), rs.port),
+                            // As the director starts them: alpha servers wait for a success.
+                            alive: !(vs.alpha || rs.alpha),
+                            weight: rs.weight,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            rejects: BTreeMap::new(),
+            reloads: 0,
+            config: config.clone(),
+        }
+    }
+
+    pub fn instance_mut(&mut self, name: &str) -> Option<&mut InstanceView> {
+        self.instances.iter_mut().find(|i| i.cfg.name == name)
+    }
+}
