@@ -710,3 +710,208 @@ fn script_security_refuses_a_world_writable_track_script() {
     );
     assert!(lab.holders(VIP).is_empty());
 }
+
+/// VRRPv3 at advert_int 0.2 s: fast elections for tests about topology, not timers.
+fn v3_fast(priority: u8, extra: &str) -> String {
+    conf(&Inst {
+        version: 3,
+        priority,
+        advert: "0.2",
+        extra,
+    })
+}
+
+/// Drops (or stops dropping) VRRP packets (IP protocol 112) arriving at `node`.
+fn partition(lab: &Lab, node: usize, on: bool) {
+    let cmds: &[&[&str]] = if on {
+        &[
+            &["nft", "add", "table", "inet", "lvsdpart"],
+            &[
+                "nft",
+                "add",
+                "chain",
+                "inet",
+                "lvsdpart",
+                "in",
+                "{ type filter hook input priority 0; policy accept; }",
+            ],
+            &[
+                "nft", "add", "rule", "inet", "lvsdpart", "in", "ip", "protocol", "112", "drop",
+            ],
+        ]
+    } else {
+        &[&["nft", "delete", "table", "inet", "lvsdpart"]]
+    };
+    for c in cmds {
+        let out = lab.run_in(node, c);
+        assert!(
+            out.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn nft_available() -> bool {
+    let ok = std::process::Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: nft (nftables) is not installed");
+    }
+    ok
+}
+
+#[test]
+fn partition_makes_two_masters_and_healing_leaves_the_higher_priority() {
+    if !can_run() || !nft_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    lab.lvsd(0, &v3_fast(150, ""));
+    lab.lvsd(1, &v3_fast(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    // Neither director hears the other: both claim the VIP (split brain, as RFC 5798 expects).
+    partition(&lab, 0, true);
+    partition(&lab, 1, true);
+    let t0 = std::time::Instant::now();
+    while lab.holders(VIP) != [0, 1] && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lab.holders(VIP), [0, 1], "{}", lab.all_logs());
+    lab.assert_both_stay(VIP, Duration::from_millis(800));
+
+    // Healed: the lower priority master hears 150 and steps down; one master remains.
+    partition(&lab, 0, false);
+    partition(&lab, 1, false);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(2)).is_some(),
+        "after healing only node 0 holds the VIP; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+    assert!(
+        lab.log(1).contains("(VI_1) Entering BACKUP STATE"),
+        "{}",
+        lab.log(1)
+    );
+}
+
+/// Connects from `client` to the VIP's port 7000; the name the director's listener answers.
+fn who_answers(lab: &Lab, client: usize) -> String {
+    let out = lab.run_in(
+        client,
+        &[
+            "socat",
+            "-T",
+            "1",
+            "-",
+            "TCP:10.9.0.100:7000,connect-timeout=1",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Polls until the VIP answers with `name` from the client, up to `timeout`.
+fn wait_answer(lab: &Lab, client: usize, name: &str, timeout: Duration) -> String {
+    let t0 = std::time::Instant::now();
+    loop {
+        let got = who_answers(lab, client);
+        if got == name || t0.elapsed() > timeout {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn socat_available() -> bool {
+    let ok = std::process::Command::new("socat")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: socat is not installed");
+    }
+    ok
+}
+
+#[test]
+fn three_directors_elect_by_priority_and_the_client_follows_failovers() {
+    if !can_run() || !socat_available() {
+        return;
+    }
+    // Nodes 0..2 are directors (150, 120, 100), node 3 is the client.
+    let mut lab = Lab::new(4);
+    for n in 0..3 {
+        let reply = format!("SYSTEM:echo d{n}");
+        lab.spawn_in(
+            n,
+            &["socat", "TCP-LISTEN:7000,reuseaddr,fork", reply.as_str()],
+        );
+    }
+    let a = lab.lvsd(0, &v2(150, ""));
+    lab.lvsd(1, &v2(120, ""));
+    let c = lab.lvsd(2, &v2(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_millis(500));
+    assert_eq!(wait_answer(&lab, 3, "d0", Duration::from_secs(2)), "d0");
+
+    // Crash of the master: 120 takes over (its shorter skew time wins), 100 stays backup.
+    lab.signal(a, libc::SIGKILL);
+    lab.wait_exit(a);
+    assert!(
+        lab.wait_holder_any(VIP, 1, v2_takeover_limit(120))
+            .is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 3, "d1", Duration::from_secs(2)),
+        "d1",
+        "the client reaches the new master after kill -9; logs:\n{}",
+        lab.all_logs()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!lab.holders(VIP).contains(&2), "{}", lab.all_logs());
+    assert!(
+        !lab.log(c).contains("Entering MASTER STATE"),
+        "the 100 node never becomes master:\n{}",
+        lab.log(c)
+    );
+
+    // The 150 node comes back (clears its leftover VIP) and preempts; then its link fails.
+    lab.lvsd(0, &v2(150, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 3, "d0", Duration::from_secs(2)), "d0");
+    lab.ip_in(0, &["link", "set", "eth0", "down"]);
+    assert!(
+        lab.wait_holder(VIP, 1, v2_takeover_limit(120)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 3, "d1", Duration::from_secs(2)),
+        "d1",
+        "the client reaches the new master after the link failure; logs:\n{}",
+        lab.all_logs()
+    );
+    assert!(
+        !lab.log(c).contains("Entering MASTER STATE"),
+        "{}",
+        lab.log(c)
+    );
+}
