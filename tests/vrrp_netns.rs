@@ -915,3 +915,154 @@ fn three_directors_elect_by_priority_and_the_client_follows_failovers() {
         lab.log(c)
     );
 }
+
+/// `ip -o link show DEV` in a node, empty when the interface does not exist.
+fn link_show(lab: &Lab, node: usize, dev: &str) -> String {
+    let out = lab.run_in(node, &["ip", "-o", "link", "show", "dev", dev]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The client's neighbour entry for the VIP.
+fn neigh_of_vip(lab: &Lab, client: usize) -> String {
+    let out = lab.run_in(client, &["ip", "neigh", "show", VIP]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn use_vmac_moves_the_virtual_mac_with_the_master() {
+    if !can_run() || !socat_available() {
+        return;
+    }
+    const VMAC: &str = "00:00:5e:00:01:33"; // VRID 51
+    let mut lab = Lab::new(3);
+    for n in 0..2 {
+        let reply = format!("SYSTEM:echo d{n}");
+        lab.spawn_in(
+            n,
+            &["socat", "TCP-LISTEN:7000,reuseaddr,fork", reply.as_str()],
+        );
+    }
+    let a = lab.lvsd(0, &v3_fast(150, "use_vmac"));
+    let b = lab.lvsd(1, &v3_fast(100, "use_vmac"));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    let l0 = link_show(&lab, 0, "vrrp.51");
+    assert!(
+        l0.contains(&format!("link/ether {VMAC}")) && l0.contains("vrrp.51@eth0"),
+        "{l0}"
+    );
+    let vip_dev = lab.run_in(0, &["ip", "-o", "addr", "show", "dev", "vrrp.51"]);
+    assert!(
+        String::from_utf8_lossy(&vip_dev.stdout).contains(VIP),
+        "the VIP is on the VMAC interface: {}",
+        String::from_utf8_lossy(&vip_dev.stdout)
+    );
+    assert!(
+        link_show(&lab, 1, "vrrp.51").contains(VMAC),
+        "the backup has its VMAC interface too (without the VIP)"
+    );
+    assert_eq!(wait_answer(&lab, 2, "d0", Duration::from_secs(2)), "d0");
+    let n = neigh_of_vip(&lab, 2);
+    assert!(
+        n.contains(VMAC),
+        "the client resolves the VIP to the VMAC: {n}"
+    );
+
+    // The master's link fails: the backup answers behind the same MAC.
+    lab.ip_in(0, &["link", "set", "eth0", "down"]);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 2, "d1", Duration::from_secs(2)),
+        "d1",
+        "{}",
+        lab.all_logs()
+    );
+    let n = neigh_of_vip(&lab, 2);
+    assert!(n.contains(VMAC), "still the VMAC after failover: {n}");
+
+    // Link back: node 0 preempts; then its clean stop removes the VMAC interface.
+    lab.ip_in(0, &["link", "set", "eth0", "up"]);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 2, "d0", Duration::from_secs(2)), "d0");
+    lab.signal(a, libc::SIGTERM);
+    assert!(
+        lab.wait_exit(a).is_some_and(|s| s.success()),
+        "{}",
+        lab.log(a)
+    );
+    assert_eq!(link_show(&lab, 0, "vrrp.51"), "", "VMAC removed at stop");
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 2, "d1", Duration::from_secs(2)), "d1");
+    lab.signal(b, libc::SIGTERM);
+    assert!(
+        lab.wait_exit(b).is_some_and(|s| s.success()),
+        "{}",
+        lab.log(b)
+    );
+    assert_eq!(link_show(&lab, 1, "vrrp.51"), "", "VMAC removed at stop");
+}
+
+#[test]
+fn use_vmac_interop_with_keepalived_and_ipv6() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    // IPv4: keepalived's VMAC adverts and lvsd's reach each other.
+    let l = lab.lvsd(0, &v3_fast(150, "use_vmac"));
+    let ka = lab.keepalived(1, &v3_fast(100, "use_vmac"));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+    lab.signal(l, libc::SIGTERM);
+    lab.wait_exit(l);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "keepalived takes over; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.signal(ka, libc::SIGTERM);
+    lab.wait_exit(ka);
+
+    // IPv6: the VMAC is 00:00:5e:00:02:VRID and carries the interface's link-local address.
+    const VIP6: &str = "2001:db8::100";
+    let v6 = |priority: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n version 3\n priority {priority}\n advert_int 0.2\n use_vmac vmac6\n virtual_ipaddress {{\n {VIP6}/64\n }}\n}}\n"
+        )
+    };
+    let a = lab.lvsd(0, &v6(150));
+    lab.lvsd(1, &v6(100));
+    assert!(
+        lab.wait_holder(VIP6, 0, Duration::from_secs(8)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 0, Duration::from_secs(1));
+    assert!(link_show(&lab, 0, "vmac6").contains("link/ether 00:00:5e:00:02:3d"));
+    lab.signal(a, libc::SIGTERM);
+    lab.wait_exit(a);
+    assert!(
+        lab.wait_holder(VIP6, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+}

@@ -18,6 +18,7 @@ pub mod sync;
 pub mod timers;
 pub mod track;
 pub mod validate;
+pub mod vmac;
 
 pub use params::InstanceParams;
 pub use state::{Action, Input, Instance, State};

@@ -129,6 +129,11 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
+    /// The raw handle, for the requests of other shell modules (vmac).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     pub async fn link(&self, name: &str) -> Result<Link, NetlinkError> {
         let mut links = self
             .handle

@@ -35,6 +35,8 @@ pub enum EngineError {
     Interface { instance: String, interface: String },
     #[error("({instance}) interface {interface} has no address to send adverts from")]
     NoAddress { instance: String, interface: String },
+    #[error("({instance}) {why}")]
+    Vmac { instance: String, why: String },
     #[error("({instance}) {what}: {source}")]
     Socket {
         instance: String,
@@ -65,6 +67,8 @@ pub struct Slot {
     /// GARP/NA senders by interface index.
     announcers: Vec<(u32, Rc<Announcer>)>,
     tracker: Tracker,
+    /// use_vmac: the macvlan carrying the VIPs, removed at stop.
+    vmac: Option<crate::vrrp::vmac::Vmac>,
 }
 
 enum Event {
@@ -270,6 +274,11 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
     }
     for i in 0..eng.slots.len() {
         eng.feed(i, Input::Stop).await;
+    }
+    for s in &eng.slots {
+        if let Some(v) = &s.vmac {
+            crate::vrrp::vmac::remove(&eng.nl, v).await;
+        }
     }
     eng.log_reject_totals();
     eng.notifier.drain(Duration::from_secs(5)).await;
