@@ -1066,3 +1066,43 @@ fn use_vmac_interop_with_keepalived_and_ipv6() {
         lab.all_logs()
     );
 }
+
+#[test]
+fn virtual_rules_follow_the_master_state() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let rules = "virtual_rules {\n from 10.9.0.100 table 100 preference 1000\n to 192.168.88.0/24 fwmark 0x5/0xff iif eth0 lookup 200 preference 1001\n }";
+    let d = lab.lvsd(0, &v3_fast(150, rules));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.log(d)
+    );
+    let show = |lab: &Lab| {
+        let out = lab.run_in(0, &["ip", "rule", "show"]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let t0 = std::time::Instant::now();
+    while !show(&lab).contains("1001:") && t0.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = show(&lab);
+    assert!(
+        r.contains("1000:\tfrom 10.9.0.100 lookup 100 proto keepalived"),
+        "{r}\n{}",
+        lab.log(d)
+    );
+    assert!(
+        r.contains("1001:\tfrom all to 192.168.88.0/24 fwmark 0x5/0xff iif eth0 lookup 200 proto keepalived"),
+        "{r}"
+    );
+    lab.signal(d, libc::SIGTERM);
+    lab.wait_exit(d);
+    let r = show(&lab);
+    assert!(
+        !r.contains("1000:") && !r.contains("1001:"),
+        "rules removed with the VIPs: {r}"
+    );
+}

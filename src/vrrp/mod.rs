@@ -12,6 +12,7 @@ pub mod netlink;
 pub mod packet;
 pub mod params;
 pub mod routes;
+pub mod rules;
 pub mod socket;
 pub mod state;
 pub mod sync;

@@ -26,6 +26,7 @@ use crate::vrrp::track::{Kind, ScriptState, Tracker};
 use crate::vrrp::validate::{Reject, RxPacket};
 use crate::vrrp::{Action, Input, Instance, State};
 use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -64,6 +65,8 @@ pub struct Slot {
     vips: Vec<Vip>,
     /// virtual_routes, as (description, message), present while MASTER.
     routes: Vec<(String, RouteMessage)>,
+    /// virtual_rules, likewise.
+    rules: Vec<(String, RuleMessage)>,
     /// GARP/NA senders by interface index.
     announcers: Vec<(u32, Rc<Announcer>)>,
     tracker: Tracker,
@@ -472,9 +475,19 @@ impl Engine {
                             warn!("({name}) {e}");
                         }
                     }
+                    for (what, r) in self.slots[i].rules.clone() {
+                        if let Err(e) = self.nl.add_rule(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                 }
                 Action::RemoveVips => {
                     info!("({name}) Removing VIPs.");
+                    for (what, r) in self.slots[i].rules.clone() {
+                        if let Err(e) = self.nl.del_rule(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                     for (what, r) in self.slots[i].routes.clone() {
                         if let Err(e) = self.nl.del_route(&what, &r).await {
                             warn!("({name}) {e}");

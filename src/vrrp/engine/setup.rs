@@ -15,6 +15,7 @@ use crate::vrrp::from_config::{family, instance_params};
 use crate::vrrp::netlink::{Link, Netlink, Vip};
 use crate::vrrp::packet::Family;
 use crate::vrrp::routes::route_message;
+use crate::vrrp::rules::{describe, rule_message};
 use crate::vrrp::socket::{is_link_local, TxSocket};
 use crate::vrrp::track::{Kind, Status, Tracker};
 use crate::vrrp::vmac::{self, Vmac};
@@ -287,11 +288,12 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
                 Err(e) => warn!("({}) {e}, skipped", inst.name),
             }
         }
-        if !inst.virtual_rules.is_empty() {
-            warn!(
-                "({}) virtual_rules are not supported yet, ignored",
-                inst.name
-            );
+        let mut rules = Vec::new();
+        for r in &inst.virtual_rules {
+            match rule_message(r) {
+                Ok(m) => rules.push((describe(r), m)),
+                Err(e) => warn!("({}) {e}, skipped", inst.name),
+            }
         }
         let mut ann = Vec::new();
         for ifindex in vips.iter().map(|v| v.ifindex) {
@@ -368,6 +370,7 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             tx,
             vips,
             routes,
+            rules,
             announcers: ann,
             tracker,
             vmac,
