@@ -104,8 +104,7 @@ wait_master() { # node: until it alone holds the VIP (20 s at most)
 }
 
 # One failover: ping from the client, trigger EVENT on the master d0 at a random time, wait for
-# d1 to hold the VIP
-# and answer again; appends the longest gap between answers, in ms, to $work/gaps.
+# d1 to hold the VIP and answer again; appends the longest gap between answers (ms) to $work/gaps.
 failover() { # event advert_int
     ip netns exec "${p}cl" ping -n -D -i 0.01 -W 1 "$VIP" >"$work/ping" 2>/dev/null &
     local ping=$!
