@@ -710,3 +710,399 @@ fn script_security_refuses_a_world_writable_track_script() {
     );
     assert!(lab.holders(VIP).is_empty());
 }
+
+/// VRRPv3 at advert_int 0.2 s: fast elections for tests about topology, not timers.
+fn v3_fast(priority: u8, extra: &str) -> String {
+    conf(&Inst {
+        version: 3,
+        priority,
+        advert: "0.2",
+        extra,
+    })
+}
+
+/// Drops (or stops dropping) VRRP packets (IP protocol 112) arriving at `node`.
+fn partition(lab: &Lab, node: usize, on: bool) {
+    let cmds: &[&[&str]] = if on {
+        &[
+            &["nft", "add", "table", "inet", "lvsdpart"],
+            &[
+                "nft",
+                "add",
+                "chain",
+                "inet",
+                "lvsdpart",
+                "in",
+                "{ type filter hook input priority 0; policy accept; }",
+            ],
+            &[
+                "nft", "add", "rule", "inet", "lvsdpart", "in", "ip", "protocol", "112", "drop",
+            ],
+        ]
+    } else {
+        &[&["nft", "delete", "table", "inet", "lvsdpart"]]
+    };
+    for c in cmds {
+        let out = lab.run_in(node, c);
+        assert!(
+            out.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn nft_available() -> bool {
+    let ok = std::process::Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: nft (nftables) is not installed");
+    }
+    ok
+}
+
+#[test]
+fn partition_makes_two_masters_and_healing_leaves_the_higher_priority() {
+    if !can_run() || !nft_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    lab.lvsd(0, &v3_fast(150, ""));
+    lab.lvsd(1, &v3_fast(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    // Neither director hears the other: both claim the VIP (split brain, as RFC 5798 expects).
+    partition(&lab, 0, true);
+    partition(&lab, 1, true);
+    let t0 = std::time::Instant::now();
+    while lab.holders(VIP) != [0, 1] && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lab.holders(VIP), [0, 1], "{}", lab.all_logs());
+    lab.assert_both_stay(VIP, Duration::from_millis(800));
+
+    // Healed: the lower priority master hears 150 and steps down; one master remains.
+    partition(&lab, 0, false);
+    partition(&lab, 1, false);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(2)).is_some(),
+        "after healing only node 0 holds the VIP; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+    assert!(
+        lab.log(1).contains("(VI_1) Entering BACKUP STATE"),
+        "{}",
+        lab.log(1)
+    );
+}
+
+/// Connects from `client` to the VIP's port 7000; the name the director's listener answers.
+fn who_answers(lab: &Lab, client: usize) -> String {
+    let out = lab.run_in(
+        client,
+        &[
+            "socat",
+            "-T",
+            "1",
+            "-",
+            "TCP:10.9.0.100:7000,connect-timeout=1",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Polls until the VIP answers with `name` from the client, up to `timeout`.
+fn wait_answer(lab: &Lab, client: usize, name: &str, timeout: Duration) -> String {
+    let t0 = std::time::Instant::now();
+    loop {
+        let got = who_answers(lab, client);
+        if got == name || t0.elapsed() > timeout {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn socat_available() -> bool {
+    let ok = std::process::Command::new("socat")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: socat is not installed");
+    }
+    ok
+}
+
+#[test]
+fn three_directors_elect_by_priority_and_the_client_follows_failovers() {
+    if !can_run() || !socat_available() {
+        return;
+    }
+    // Nodes 0..2 are directors (150, 120, 100), node 3 is the client.
+    let mut lab = Lab::new(4);
+    for n in 0..3 {
+        let reply = format!("SYSTEM:echo d{n}");
+        lab.spawn_in(
+            n,
+            &["socat", "TCP-LISTEN:7000,reuseaddr,fork", reply.as_str()],
+        );
+    }
+    let a = lab.lvsd(0, &v2(150, ""));
+    lab.lvsd(1, &v2(120, ""));
+    let c = lab.lvsd(2, &v2(100, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_millis(500));
+    assert_eq!(wait_answer(&lab, 3, "d0", Duration::from_secs(2)), "d0");
+
+    // Crash of the master: 120 takes over (its shorter skew time wins), 100 stays backup.
+    lab.signal(a, libc::SIGKILL);
+    lab.wait_exit(a);
+    assert!(
+        lab.wait_holder_any(VIP, 1, v2_takeover_limit(120))
+            .is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 3, "d1", Duration::from_secs(2)),
+        "d1",
+        "the client reaches the new master after kill -9; logs:\n{}",
+        lab.all_logs()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!lab.holders(VIP).contains(&2), "{}", lab.all_logs());
+    assert!(
+        !lab.log(c).contains("Entering MASTER STATE"),
+        "the 100 node never becomes master:\n{}",
+        lab.log(c)
+    );
+
+    // The 150 node comes back (clears its leftover VIP) and preempts; then its link fails.
+    lab.lvsd(0, &v2(150, ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 3, "d0", Duration::from_secs(2)), "d0");
+    lab.ip_in(0, &["link", "set", "eth0", "down"]);
+    assert!(
+        lab.wait_holder(VIP, 1, v2_takeover_limit(120)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 3, "d1", Duration::from_secs(2)),
+        "d1",
+        "the client reaches the new master after the link failure; logs:\n{}",
+        lab.all_logs()
+    );
+    assert!(
+        !lab.log(c).contains("Entering MASTER STATE"),
+        "{}",
+        lab.log(c)
+    );
+}
+
+/// `ip -o link show DEV` in a node, empty when the interface does not exist.
+fn link_show(lab: &Lab, node: usize, dev: &str) -> String {
+    let out = lab.run_in(node, &["ip", "-o", "link", "show", "dev", dev]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The client's neighbour entry for the VIP.
+fn neigh_of_vip(lab: &Lab, client: usize) -> String {
+    let out = lab.run_in(client, &["ip", "neigh", "show", VIP]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn use_vmac_moves_the_virtual_mac_with_the_master() {
+    if !can_run() || !socat_available() {
+        return;
+    }
+    const VMAC: &str = "00:00:5e:00:01:33"; // VRID 51
+    let mut lab = Lab::new(3);
+    for n in 0..2 {
+        let reply = format!("SYSTEM:echo d{n}");
+        lab.spawn_in(
+            n,
+            &["socat", "TCP-LISTEN:7000,reuseaddr,fork", reply.as_str()],
+        );
+    }
+    let a = lab.lvsd(0, &v3_fast(150, "use_vmac"));
+    let b = lab.lvsd(1, &v3_fast(100, "use_vmac"));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    let l0 = link_show(&lab, 0, "vrrp.51");
+    assert!(
+        l0.contains(&format!("link/ether {VMAC}")) && l0.contains("vrrp.51@eth0"),
+        "{l0}"
+    );
+    let vip_dev = lab.run_in(0, &["ip", "-o", "addr", "show", "dev", "vrrp.51"]);
+    assert!(
+        String::from_utf8_lossy(&vip_dev.stdout).contains(VIP),
+        "the VIP is on the VMAC interface: {}",
+        String::from_utf8_lossy(&vip_dev.stdout)
+    );
+    assert!(
+        link_show(&lab, 1, "vrrp.51").contains(VMAC),
+        "the backup has its VMAC interface too (without the VIP)"
+    );
+    assert_eq!(wait_answer(&lab, 2, "d0", Duration::from_secs(2)), "d0");
+    let n = neigh_of_vip(&lab, 2);
+    assert!(
+        n.contains(VMAC),
+        "the client resolves the VIP to the VMAC: {n}"
+    );
+
+    // The master's link fails: the backup answers behind the same MAC.
+    lab.ip_in(0, &["link", "set", "eth0", "down"]);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(
+        wait_answer(&lab, 2, "d1", Duration::from_secs(2)),
+        "d1",
+        "{}",
+        lab.all_logs()
+    );
+    let n = neigh_of_vip(&lab, 2);
+    assert!(n.contains(VMAC), "still the VMAC after failover: {n}");
+
+    // Link back: node 0 preempts; then its clean stop removes the VMAC interface.
+    lab.ip_in(0, &["link", "set", "eth0", "up"]);
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 2, "d0", Duration::from_secs(2)), "d0");
+    lab.signal(a, libc::SIGTERM);
+    assert!(
+        lab.wait_exit(a).is_some_and(|s| s.success()),
+        "{}",
+        lab.log(a)
+    );
+    assert_eq!(link_show(&lab, 0, "vrrp.51"), "", "VMAC removed at stop");
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert_eq!(wait_answer(&lab, 2, "d1", Duration::from_secs(2)), "d1");
+    lab.signal(b, libc::SIGTERM);
+    assert!(
+        lab.wait_exit(b).is_some_and(|s| s.success()),
+        "{}",
+        lab.log(b)
+    );
+    assert_eq!(link_show(&lab, 1, "vrrp.51"), "", "VMAC removed at stop");
+}
+
+#[test]
+fn use_vmac_interop_with_keepalived_and_ipv6() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    // IPv4: keepalived's VMAC adverts and lvsd's reach each other.
+    let l = lab.lvsd(0, &v3_fast(150, "use_vmac"));
+    let ka = lab.keepalived(1, &v3_fast(100, "use_vmac"));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 0, Duration::from_secs(1));
+    lab.signal(l, libc::SIGTERM);
+    lab.wait_exit(l);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(2)).is_some(),
+        "keepalived takes over; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.signal(ka, libc::SIGTERM);
+    lab.wait_exit(ka);
+
+    // IPv6: the VMAC is 00:00:5e:00:02:VRID and carries the interface's link-local address.
+    const VIP6: &str = "2001:db8::100";
+    let v6 = |priority: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n version 3\n priority {priority}\n advert_int 0.2\n use_vmac vmac6\n virtual_ipaddress {{\n {VIP6}/64\n }}\n}}\n"
+        )
+    };
+    let a = lab.lvsd(0, &v6(150));
+    lab.lvsd(1, &v6(100));
+    assert!(
+        lab.wait_holder(VIP6, 0, Duration::from_secs(8)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 0, Duration::from_secs(1));
+    assert!(link_show(&lab, 0, "vmac6").contains("link/ether 00:00:5e:00:02:3d"));
+    lab.signal(a, libc::SIGTERM);
+    lab.wait_exit(a);
+    assert!(
+        lab.wait_holder(VIP6, 1, Duration::from_secs(2)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+}
+
+#[test]
+fn virtual_rules_follow_the_master_state() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let rules = "virtual_rules {\n from 10.9.0.100 table 100 preference 1000\n to 192.168.88.0/24 fwmark 0x5/0xff iif eth0 lookup 200 preference 1001\n }";
+    let d = lab.lvsd(0, &v3_fast(150, rules));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(4)).is_some(),
+        "{}",
+        lab.log(d)
+    );
+    let show = |lab: &Lab| {
+        let out = lab.run_in(0, &["ip", "rule", "show"]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let t0 = std::time::Instant::now();
+    while !show(&lab).contains("1001:") && t0.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = show(&lab);
+    assert!(
+        r.contains("1000:\tfrom 10.9.0.100 lookup 100 proto keepalived"),
+        "{r}\n{}",
+        lab.log(d)
+    );
+    assert!(
+        r.contains("1001:\tfrom all to 192.168.88.0/24 fwmark 0x5/0xff iif eth0 lookup 200 proto keepalived"),
+        "{r}"
+    );
+    lab.signal(d, libc::SIGTERM);
+    lab.wait_exit(d);
+    let r = show(&lab);
+    assert!(
+        !r.contains("1000:") && !r.contains("1001:"),
+        "rules removed with the VIPs: {r}"
+    );
+}

@@ -12,12 +12,14 @@ pub mod netlink;
 pub mod packet;
 pub mod params;
 pub mod routes;
+pub mod rules;
 pub mod socket;
 pub mod state;
 pub mod sync;
 pub mod timers;
 pub mod track;
 pub mod validate;
+pub mod vmac;
 
 pub use params::InstanceParams;
 pub use state::{Action, Input, Instance, State};

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 use netlink_packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, MulticastGroup};
 use thiserror::Error;
@@ -17,6 +18,7 @@ use crate::config::model::IpAddress;
 const EEXIST: i32 = 17;
 const EADDRNOTAVAIL: i32 = 99;
 const ESRCH: i32 = 3;
+const ENOENT: i32 = 2;
 
 #[derive(Debug, Error)]
 pub enum NetlinkError {
@@ -129,6 +131,11 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
+    /// The raw handle, for the requests of other shell modules (vmac).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     pub async fn link(&self, name: &str) -> Result<Link, NetlinkError> {
         let mut links = self
             .handle
@@ -235,6 +242,32 @@ impl Netlink {
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ESRCH => Ok(()),
             r => r.map_err(|e| NetlinkError::Request {
                 what: format!("removing route {what}"),
+                source: e,
+            }),
+        }
+    }
+}
+
+impl Netlink {
+    /// Adds a policy rule; one already present counts as added.
+    pub async fn add_rule(&self, what: &str, msg: &RuleMessage) -> Result<(), NetlinkError> {
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = msg.clone();
+        match req.execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EEXIST => Ok(()),
+            r => r.map_err(|e| NetlinkError::Request {
+                what: format!("adding rule {what}"),
+                source: e,
+            }),
+        }
+    }
+
+    /// Removes a policy rule; one already gone counts as removed.
+    pub async fn del_rule(&self, what: &str, msg: &RuleMessage) -> Result<(), NetlinkError> {
+        match self.handle.rule().del(msg.clone()).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENOENT => Ok(()),
+            r => r.map_err(|e| NetlinkError::Request {
+                what: format!("removing rule {what}"),
                 source: e,
             }),
         }

@@ -127,6 +127,29 @@ impl RxSocket {
     }
 }
 
+fn set_multicast_ifindex_v4(s: &Socket, ifindex: u32) -> io::Result<()> {
+    let m = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: i32::try_from(ifindex).unwrap_or(0),
+    };
+    // SAFETY: setsockopt with a pointer to a live ip_mreqn and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&m as *const libc::ip_mreqn).cast(),
+            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn set_int(s: &Socket, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: setsockopt with a pointer to a live c_int and its exact size.
     let r = unsafe {
@@ -213,9 +236,11 @@ impl TxSocket {
         let s = raw(Family::of(src))?;
         s.bind_device(Some(ifname.as_bytes()))?;
         match src {
-            IpAddr::V4(a) => {
+            IpAddr::V4(_) => {
                 s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
-                s.set_multicast_if_v4(&a)?;
+                // By index, not by address: the source may live on another interface than
+                // the one we send on (a VMAC sends from its base interface's address).
+                set_multicast_ifindex_v4(&s, ifindex)?;
                 s.set_multicast_ttl_v4(255)?;
                 s.set_multicast_loop_v4(false)?;
                 s.set_ttl_v4(u32::from(ttl))?;

@@ -59,6 +59,8 @@ pub struct Lab {
     nodes: usize,
     pub dir: tempfile::TempDir,
     daemons: Vec<Daemon>,
+    /// Helper processes (listeners, captures), killed on drop.
+    helpers: Vec<Child>,
 }
 
 impl Lab {
@@ -74,6 +76,7 @@ impl Lab {
             nodes: 0,
             dir: tempfile::tempdir().expect("temp dir"),
             daemons: Vec::new(),
+            helpers: Vec::new(),
         };
         let hub = lab.hub();
         ip(&["netns", "add", &hub]);
@@ -212,12 +215,35 @@ impl Lab {
         ip(&v);
     }
 
-    /// Nodes whose eth0 carries `addr` now.
+    /// Runs a command inside a node's namespace; its output.
+    pub fn run_in(&self, node: usize, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Starts a helper process inside a node's namespace; it is killed when the lab drops.
+    pub fn spawn_in(&mut self, node: usize, args: &[&str]) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start helper");
+        self.helpers.push(child);
+    }
+
+    /// Nodes that carry `addr` on any interface now (eth0, or a VMAC interface).
     pub fn holders(&self, addr: &str) -> Vec<usize> {
         (0..self.nodes)
             .filter(|&n| {
                 let out = Command::new("ip")
-                    .args(["-n", &self.ns(n), "-o", "addr", "show", "dev", "eth0"])
+                    .args(["-n", &self.ns(n), "-o", "addr", "show"])
                     .output()
                     .expect("ip addr");
                 String::from_utf8_lossy(&out.stdout)
@@ -266,6 +292,15 @@ impl Lab {
         }
     }
 
+    /// Asserts that nodes 0 and 1 both keep holding `addr` for `period` (a split brain).
+    pub fn assert_both_stay(&self, addr: &str, period: Duration) {
+        let t0 = Instant::now();
+        while t0.elapsed() < period {
+            assert_eq!(self.holders(addr), [0, 1], "{}", self.all_logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn all_logs(&self) -> String {
         (0..self.daemons.len())
             .map(|d| {
@@ -285,6 +320,10 @@ fn read_pid(p: &Path) -> Option<i32> {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        for c in &mut self.helpers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         for d in &mut self.daemons {
             if let Some(mut c) = d.child.take() {
                 let _ = c.kill();

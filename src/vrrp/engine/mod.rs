@@ -27,6 +27,7 @@ use crate::vrrp::track::{Kind, ScriptState, Tracker};
 use crate::vrrp::validate::{Reject, RxPacket};
 use crate::vrrp::{Action, Input, Instance, State};
 use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -36,6 +37,8 @@ pub enum EngineError {
     Interface { instance: String, interface: String },
     #[error("({instance}) interface {interface} has no address to send adverts from")]
     NoAddress { instance: String, interface: String },
+    #[error("({instance}) {why}")]
+    Vmac { instance: String, why: String },
     #[error("({instance}) {what}: {source}")]
     Socket {
         instance: String,
@@ -63,9 +66,13 @@ pub struct Slot {
     vips: Vec<Vip>,
     /// virtual_routes, as (description, message), present while MASTER.
     routes: Vec<(String, RouteMessage)>,
+    /// virtual_rules, likewise.
+    rules: Vec<(String, RuleMessage)>,
     /// GARP/NA senders by interface index.
     announcers: Vec<(u32, Rc<Announcer>)>,
     tracker: Tracker,
+    /// use_vmac: the macvlan carrying the VIPs, removed at stop.
+    vmac: Option<crate::vrrp::vmac::Vmac>,
 }
 
 enum Event {
@@ -274,6 +281,11 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
     for i in 0..eng.slots.len() {
         eng.feed(i, Input::Stop).await;
     }
+    for s in &eng.slots {
+        if let Some(v) = &s.vmac {
+            crate::vrrp::vmac::remove(&eng.nl, v).await;
+        }
+    }
     eng.log_reject_totals();
     eng.notifier.drain(Duration::from_secs(5)).await;
     Ok(())
@@ -478,9 +490,19 @@ impl Engine {
                             warn!("({name}) {e}");
                         }
                     }
+                    for (what, r) in self.slots[i].rules.clone() {
+                        if let Err(e) = self.nl.add_rule(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                 }
                 Action::RemoveVips => {
                     info!("({name}) Removing VIPs.");
+                    for (what, r) in self.slots[i].rules.clone() {
+                        if let Err(e) = self.nl.del_rule(&what, &r).await {
+                            warn!("({name}) {e}");
+                        }
+                    }
                     for (what, r) in self.slots[i].routes.clone() {
                         if let Err(e) = self.nl.del_route(&what, &r).await {
                             warn!("({name}) {e}");

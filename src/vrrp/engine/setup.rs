@@ -9,15 +9,18 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::{EngineError, Slot};
-use crate::config::model::{Config, Track, VrrpInstance};
+use crate::config::model::{Config, Track, UseVmac, VrrpInstance};
 use crate::vrrp::announce::Announcer;
 use crate::vrrp::from_config::{family, instance_params};
 use crate::vrrp::netlink::{Link, Netlink, Vip};
 use crate::vrrp::packet::Family;
 use crate::vrrp::routes::route_message;
+use crate::vrrp::rules::{describe, rule_message};
 use crate::vrrp::socket::{is_link_local, TxSocket};
 use crate::vrrp::track::{Kind, Status, Tracker};
+use crate::vrrp::vmac::{self, Vmac};
 use crate::vrrp::Instance;
+use netlink_packet_route::address::AddressScope;
 
 /// How long to wait for an interface address (an IPv6 link-local one is tentative for a
 /// moment after the link comes up).
@@ -216,9 +219,24 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             true => 255,
             false => inst.unicast_ttl.unwrap_or(255),
         };
-        let tx = open_tx(&link, primary, ttl, &inst.name).await?;
+        let vmac = match &inst.use_vmac {
+            Some(u) => Some(make_vmac(nl, inst, &link, primary, u).await?),
+            None => None,
+        };
+        // keepalived: unicast adverts with use_vmac need vmac_xmit_base.
+        let xmit_base = inst.vmac_xmit_base || !inst.unicast_peer.is_empty();
+        // Adverts go out and come in on the VMAC: a multicast frame whose source is a local
+        // private macvlan's MAC (the master's VMAC is ours too) reaches only that macvlan.
+        let io_link = match &vmac {
+            Some(v) if !xmit_base => v.link.clone(),
+            _ => link.clone(),
+        };
+        let tx = open_tx(&io_link, primary, ttl, &inst.name).await?;
+        if let Some(v) = &vmac {
+            links.insert(v.link.name.clone(), v.link.clone());
+        }
         let groups = listeners
-            .entry((link.name.clone(), link.index, fam))
+            .entry((io_link.name.clone(), io_link.index, fam))
             .or_default();
         if inst.unicast_peer.is_empty() {
             for d in &dests {
@@ -234,7 +252,12 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             .iter()
             .chain(&inst.virtual_ipaddress_excluded)
         {
-            let dev = a.dev.as_deref().unwrap_or(&ifname);
+            let dev = match (&a.dev, &vmac) {
+                (Some(d), _) => d.as_str(),
+                // VIPs of the instance's family go on the VMAC, others stay on the interface.
+                (None, Some(v)) if Family::of(a.addr) == fam => v.link.name.as_str(),
+                (None, _) => ifname.as_str(),
+            };
             let Some(l) = links.get(dev) else {
                 warn!(
                     "({}) {}: interface {dev} not found, skipped",
@@ -265,11 +288,12 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
                 Err(e) => warn!("({}) {e}, skipped", inst.name),
             }
         }
-        if !inst.virtual_rules.is_empty() {
-            warn!(
-                "({}) virtual_rules are not supported yet, ignored",
-                inst.name
-            );
+        let mut rules = Vec::new();
+        for r in &inst.virtual_rules {
+            match rule_message(r) {
+                Ok(m) => rules.push((describe(r), m)),
+                Err(e) => warn!("({}) {e}, skipped", inst.name),
+            }
         }
         let mut ann = Vec::new();
         for ifindex in vips.iter().map(|v| v.ifindex) {
@@ -340,17 +364,53 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
         slots.push(Slot {
             vi: Instance::new(params),
             cfg: inst.clone(),
-            ifindex: link.index,
+            ifindex: io_link.index,
             primary,
             dests,
             tx,
             vips,
             routes,
+            rules,
             announcers: ann,
             tracker,
+            vmac,
         });
     }
     Ok(Built { slots, listeners })
+}
+
+/// Creates the instance's VMAC interface; for IPv6 it gets the interface's link-local address,
+/// the advert source.
+async fn make_vmac(
+    nl: &Netlink,
+    inst: &VrrpInstance,
+    link: &Link,
+    primary: IpAddr,
+    u: &UseVmac,
+) -> Result<Vmac, EngineError> {
+    let fam = family(inst);
+    let vrid = inst.virtual_router_id;
+    let mac = vmac::address(u.mac.as_deref(), vrid, fam).map_err(|why| EngineError::Vmac {
+        instance: inst.name.clone(),
+        why,
+    })?;
+    let name = vmac::name(u.name.as_deref(), vrid);
+    let v = vmac::create(nl, link, &name, mac, fam).await?;
+    if let IpAddr::V6(a) = primary {
+        if is_link_local(&a) {
+            let ll = Vip {
+                addr: primary,
+                prefix: 64,
+                ifindex: v.link.index,
+                label: None,
+                scope: AddressScope::Link,
+                brd: None,
+                nodad: true,
+            };
+            nl.add(&ll).await?;
+        }
+    }
+    Ok(v)
 }
 
 /// After a kill -9 our VIPs may still be on the interface: remove them, unless this instance
