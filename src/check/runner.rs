@@ -88,6 +88,7 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
 /// The running checkers.
 pub struct Runner {
     tasks: JoinSet<()>,
+    servers: usize,
 }
 
 impl Runner {
@@ -103,6 +104,7 @@ impl Runner {
 
     pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
         let mut tasks = JoinSet::new();
+        let servers = planned.len();
         for rs in planned {
             let (tx, rx) = mpsc::unbounded_channel();
             let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
@@ -113,12 +115,17 @@ impl Runner {
             let state = RsState::new(rs.weight, &alphas);
             tasks.spawn(rs_task(rs.vs, rs.rs, rs.name, state, rx, events.clone()));
         }
-        Runner { tasks }
+        Runner { tasks, servers }
     }
 
     /// Number of tasks (checkers plus one per real server).
     pub fn len(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// Number of real servers (each with its checkers).
+    pub fn servers(&self) -> usize {
+        self.servers
     }
 
     pub fn is_empty(&self) -> bool {

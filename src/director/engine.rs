@@ -37,7 +37,11 @@ pub async fn run(cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), St
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let runner = Runner::start(&cfg, etx).map_err(|e| e.to_string())?;
-    info!("{} real server(s) under health checks", runner.len());
+    info!(
+        "{} real server(s) under health checks ({} tasks)",
+        runner.servers(),
+        runner.len()
+    );
     let fifo = fifo(&cfg);
     let script_user = cfg.global.script_user.clone();
     let act = |actions: Vec<Action>| {
