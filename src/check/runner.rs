@@ -99,6 +99,11 @@ impl Runner {
         for w in warnings {
             tracing::warn!("{w}");
         }
+        let checkers: usize = planned.iter().map(|rs| rs.checkers.len()).sum();
+        let limit = super::fdlimit::ensure(checkers);
+        if limit < checkers as u64 {
+            tracing::warn!("open file limit {limit} is below the {checkers} checkers: checks will fail with EMFILE");
+        }
         Ok(Runner::spawn(planned, events))
     }
 
