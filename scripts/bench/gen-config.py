@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Writes a large keepalived.conf for benchmarks: N virtual servers with M real servers each (TCP_CHECK)
-and K VRRP instances on eth0. Usage: gen-config.py [--vs 5000] [--rs 4] [--vrrp 200] > big.conf"""
+and K VRRP instances on eth0. Usage: gen-config.py [--vs 5000] [--rs 4] [--vrrp 200] > big.conf
+--loopback puts the real servers on 127.0.0.0/8 (one local listener answers every check); --delay-loop
+and --check HTTP_GET are for the checker-load benchmark."""
 import argparse
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--vs", type=int, default=5000)
 ap.add_argument("--rs", type=int, default=4)
 ap.add_argument("--vrrp", type=int, default=200)
-ap.add_argument("--check", default="TCP_CHECK", choices=["TCP_CHECK", "none"])
+ap.add_argument("--check", default="TCP_CHECK", choices=["TCP_CHECK", "HTTP_GET", "none"])
+ap.add_argument("--loopback", action="store_true")
+ap.add_argument("--delay-loop", type=int)
+ap.add_argument("--port", type=int, default=8080)
 a = ap.parse_args()
 
 out = ["global_defs {", "    router_id bench", "}"]
@@ -27,12 +32,17 @@ for i in range(a.vrrp):
     ]
 for v in range(a.vs):
     out += [f"virtual_server 10.{v // 65536 % 200 + 1}.{v // 256 % 256}.{v % 256} 80 {{", "    lvs_sched wrr", "    lvs_method NAT", "    protocol TCP"]
+    if a.delay_loop:
+        out.append(f"    delay_loop {a.delay_loop}")
     for r in range(a.rs):
         n = v * a.rs + r
-        out.append(f"    real_server 172.{16 + n // 65536 % 16}.{n // 256 % 256}.{n % 256} 8080 {{")
+        net = f"127.{1 + n // 65536 % 254}" if a.loopback else f"172.{16 + n // 65536 % 16}"
+        out.append(f"    real_server {net}.{n // 256 % 256}.{n % 256} {a.port} {{")
         out.append(f"        weight {r + 1}")
-        if a.check != "none":
+        if a.check == "TCP_CHECK":
             out.append("        TCP_CHECK { connect_timeout 3 }")
+        elif a.check == "HTTP_GET":
+            out.append("        HTTP_GET { url { path / status_code 200 } connect_timeout 3 }")
         out.append("    }")
     out.append("}")
 print("\n".join(out))

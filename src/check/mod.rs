@@ -4,6 +4,7 @@
 pub mod cmdline;
 pub mod decide;
 pub mod dns;
+pub mod fdlimit;
 pub mod file;
 pub mod genhash;
 pub mod http;

@@ -88,6 +88,7 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
 /// The running checkers.
 pub struct Runner {
     tasks: JoinSet<()>,
+    servers: usize,
 }
 
 impl Runner {
@@ -97,6 +98,11 @@ impl Runner {
         let planned = plan(cfg, &mut warnings)?;
         for w in warnings {
             tracing::warn!("{w}");
+        }
+        let checkers: usize = planned.iter().map(|rs| rs.checkers.len()).sum();
+        let limit = super::fdlimit::ensure(checkers);
+        if limit < checkers as u64 {
+            tracing::warn!("open file limit {limit} is below the {checkers} checkers: checks will fail with EMFILE");
         }
         Ok(Runner::spawn(planned, events))
     }
@@ -128,6 +134,7 @@ impl Runner {
 
     pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
         let mut tasks = JoinSet::new();
+        let servers = planned.len();
         for rs in planned {
             let (tx, rx) = mpsc::unbounded_channel();
             let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
@@ -138,12 +145,17 @@ impl Runner {
             let state = RsState::new(rs.weight, &alphas);
             tasks.spawn(rs_task(rs.vs, rs.rs, rs.name, state, rx, events.clone()));
         }
-        Runner { tasks }
+        Runner { tasks, servers }
     }
 
     /// Number of tasks (checkers plus one per real server).
     pub fn len(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// Number of real servers (each with its checkers).
+    pub fn servers(&self) -> usize {
+        self.servers
     }
 
     pub fn is_empty(&self) -> bool {

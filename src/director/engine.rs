@@ -53,7 +53,11 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
-    info!("{} real server(s) under health checks", runner.len());
+    info!(
+        "{} real server(s) under health checks ({} tasks)",
+        runner.servers(),
+        runner.len()
+    );
     let mut fifo = fifo(&cfg);
     let mut script_user = cfg.global.script_user.clone();
     let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
@@ -140,7 +144,7 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
                     };
                     fifo = self::fifo(&new);
                     script_user = new.global.script_user.clone();
-                    info!("reload: {} virtual server(s), {} real server(s) under health checks", new.virtual_servers.len(), runner.len());
+                    info!("reload: {} virtual server(s), {} real server(s) under health checks", new.virtual_servers.len(), runner.servers());
                 }
                 Some(Control::Stop) | None => break,
             },

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Kernel lab (guest side) for scripts/bench/removal-time.sh: a real server's listener stops; time until
+# its destination leaves `ipvsadm -Ln`, for lvsd and keepalived 2.2.7 on the same config (each in a
+# fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle. Polls every 20 ms.
+set -eu
+lvsd=${LVSD_BIN:?}
+N=${LAB_TRIALS:-20}
+DL=1; CT=1; RETRY=1; DBR=1
+bound=$((DL + RETRY * (CT + DBR)))
+w=$(mktemp -d)
+ns=
+cleanup() {
+	[ -n "$ns" ] || return 0
+	{ ip netns pids "$ns" | xargs -r kill -9; ip netns pids "$ns-rs" | xargs -r kill -9; wait; } 2>/dev/null
+	ip netns del "$ns"; ip netns del "$ns-rs"; ns=
+}
+trap cleanup EXIT
+cat >"$w/lb.conf" <<EOC
+virtual_server 10.70.0.100 80 {
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    delay_loop $DL
+    real_server 10.70.0.2 8080 {
+        TCP_CHECK { connect_timeout $CT
+            retry $RETRY
+            delay_before_retry $DBR }
+    }
+    real_server 10.70.0.2 8081 {
+        TCP_CHECK { connect_timeout $CT
+            retry $RETRY
+            delay_before_retry $DBR }
+    }
+}
+EOC
+present() { ip netns exec "$ns" ipvsadm -Ln -t 10.70.0.100:80 2>/dev/null | grep -q "10.70.0.2:8080 "; }
+listen() { ip netns exec "$ns-rs" socat -u TCP-LISTEN:"$1",bind=10.70.0.2,fork,reuseaddr OPEN:/dev/null & LIS=$!; }
+
+run() { # label daemon -> prints one row
+	ns=brm-$$; ip netns add "$ns"; ip netns add "$ns-rs"
+	ip -n "$ns" link set lo up; ip -n "$ns-rs" link set lo up
+	ip link add d0 netns "$ns" type veth peer name r0 netns "$ns-rs"
+	ip -n "$ns" addr add 10.70.0.1/24 dev d0; ip -n "$ns" link set d0 up
+	ip -n "$ns" addr add 10.70.0.100/24 dev d0
+	ip -n "$ns-rs" addr add 10.70.0.2/24 dev r0; ip -n "$ns-rs" link set r0 up
+	listen 8081
+	if [ "$2" = lvsd ]; then
+		ip netns exec "$ns" "$lvsd" -C -f "$w/lb.conf" -l -p "$w/l.pid" >"$w/l.log" 2>&1 &
+	else
+		ip netns exec "$ns" keepalived -n -l -C -f "$w/lb.conf" -p "$w/k.pid" -c "$w/c.pid" >"$w/k.log" 2>&1 &
+	fi
+	local t times="" i
+	for t in $(seq "$N"); do
+		listen 8080
+		for i in $(seq 500); do present && break; sleep 0.02; done
+		# A random phase of the check cycle (DL is 1 s).
+		sleep "0.$((RANDOM % 90 + 10))"
+		kill "$LIS"; t0=$(date +%s.%N)
+		for i in $(seq 1000); do present || break; sleep 0.02; done
+		times="$times $(echo "$(date +%s.%N) - $t0" | bc)"
+		{ wait "$LIS"; } 2>/dev/null || true
+	done
+	echo "$times" | tr ' ' '\n' | grep . | sort -n | awk -v l="$1" -v b="$bound" '
+		{ v[NR] = $1 }
+		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      printf "%-24s %8.2f %8.2f %8.2f %10d %8d\n", l, m, v[1], v[NR], b, NR }'
+	cleanup
+	rm -f "$w"/*.pid
+}
+
+printf '\nTime from a real server failure (listener stopped) to its removal from IPVS, kernel %s under qemu (TCG)\n' "$(uname -r)"
+printf 'delay_loop %s, connect_timeout %s, retry %s, delay_before_retry %s: bound delay_loop + retry x (connect_timeout + delay_before_retry) = %s s\n\n' "$DL" "$CT" "$RETRY" "$DBR" "$bound"
+printf '%-24s %8s %8s %8s %10s %8s\n' "" "median s" "min s" "max s" "bound s" "trials"
+run lvsd lvsd
+run "keepalived 2.2.7" keepalived
