@@ -370,14 +370,30 @@ fn notify_fifo_lines_and_sighup_keeps_running() {
         "INSTANCE \"VI_1\" BACKUP 150\nINSTANCE \"VI_1\" MASTER 150\n"
     );
 
+    // A reload with the VRRP part unchanged: no transition, no notify, the VIP never leaves.
     lab.signal(d, libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(500));
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        assert_eq!(lab.holders(VIP), [0], "the VIP left during a reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = lab.log(d);
+    assert!(log.contains("reload done"), "{log}");
+    let after_reload = &log[log.find("SIGHUP received").unwrap_or(0)..];
     assert!(
-        lab.log(d).contains("reload not implemented yet"),
-        "{}",
-        lab.log(d)
+        !after_reload.contains("Entering"),
+        "a state transition after the reload:\n{log}"
     );
-    assert_eq!(lab.holders(VIP), [0], "SIGHUP changes nothing for now");
+    let n = match f.read(&mut buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => panic!("read fifo: {e}"),
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        "",
+        "notify lines after the reload"
+    );
     lab.signal(d, libc::SIGTERM);
     assert!(lab.wait_exit(d).is_some_and(|s| s.success()));
     assert!(lab.holders(VIP).is_empty(), "a clean stop removes the VIP");

@@ -1,7 +1,6 @@
 //! MISC_CHECK: run a program (no shell) in its own process group; its exit code decides. On
 //! misc_timeout the whole group is killed, so a script's children do not outlive it.
 
-use super::cmdline;
 use super::decide::{Outcome, WeightAdj};
 use super::net::secs;
 use std::ffi::CString;
@@ -29,7 +28,8 @@ impl MiscProbe {
         user: Option<&str>,
         group: Option<&str>,
     ) -> Result<MiscProbe, String> {
-        let argv = cmdline::split(command).map_err(|e| format!("misc_path '{command}': {e}"))?;
+        let argv = crate::notify::command::split(command)
+            .map_err(|e| format!("misc_path '{command}': {e}"))?;
         let ids = match user {
             Some(u) => Some(user_ids(u, group)?),
             None => None,
