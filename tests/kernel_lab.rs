@@ -3,8 +3,43 @@
 //! keepalived 2.2.7 on the same configurations (`ipvsadm -Ln` compared). Needs root and the lab's
 //! packages (scripts/test-all installs them); without root it says so and passes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The guest puts fresh tmpfs on these, so files under them are not visible inside.
+const HIDDEN_IN_GUEST: &[&str] = &["/tmp", "/run", "/var/tmp"];
+
+fn hidden(p: &Path) -> bool {
+    HIDDEN_IN_GUEST.iter().any(|h| p.starts_with(h))
+}
+
+/// A copy of the repository (without target/ and .git) and of the binaries where the guest sees them,
+/// for checkouts under /tmp; removed when dropped.
+struct Stage(PathBuf);
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type()?.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if e.file_type()?.is_file() {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -47,11 +82,27 @@ fn kernel_lab_suite() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ipvs_test = ipvs_kernel_test_binary(root);
-    let output = Command::new(root.join("scripts/kernel-lab"))
+    let mut ipvs_test = PathBuf::from(ipvs_kernel_test_binary(root));
+    let mut lvsd = PathBuf::from(env!("CARGO_BIN_EXE_lvsd"));
+    let mut lab_root = root.to_path_buf();
+    let _stage = if hidden(root) || hidden(&lvsd) || hidden(&ipvs_test) {
+        let stage = PathBuf::from("/var/cache/lvsd-lab/stage").join(std::process::id().to_string());
+        copy_tree(root, &stage.join("repo")).expect("copy the repository for the guest");
+        std::fs::create_dir_all(stage.join("bin")).expect("stage bin");
+        std::fs::copy(&lvsd, stage.join("bin/lvsd")).expect("copy lvsd");
+        std::fs::copy(&ipvs_test, stage.join("bin/ipvs-kernel-test"))
+            .expect("copy the ipvs kernel test");
+        lab_root = stage.join("repo");
+        lvsd = stage.join("bin/lvsd");
+        ipvs_test = stage.join("bin/ipvs-kernel-test");
+        Some(Stage(stage))
+    } else {
+        None
+    };
+    let output = Command::new(lab_root.join("scripts/kernel-lab"))
         .arg("run")
-        .arg(root.join("tests/lab/suite.sh"))
-        .env("LVSD_BIN", env!("CARGO_BIN_EXE_lvsd"))
+        .arg(lab_root.join("tests/lab/suite.sh"))
+        .env("LVSD_BIN", &lvsd)
         .env("LAB_IPVS_KERNEL_TEST", &ipvs_test)
         .env("KERNEL_LAB_QUIET", "1")
         .env("KERNEL_LAB_TIMEOUT", "1200")
