@@ -224,6 +224,31 @@ pub struct IpAddress {
     pub span: Span,
 }
 
+impl IpAddress {
+    /// An address with every option at its default.
+    pub fn new(addr: IpAddr, prefix: u8, span: Span) -> Self {
+        IpAddress {
+            addr,
+            prefix,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            peer: None,
+            home: false,
+            nodad: false,
+            mngtmpaddr: false,
+            noprefixroute: false,
+            autojoin: false,
+            no_track: false,
+            use_vmac: false,
+            preferred_lft: None,
+            track_group: None,
+            span,
+        }
+    }
+}
+
 /// A route of virtual_routes / static_routes, in `ip route` syntax.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -256,6 +281,31 @@ pub struct Nexthop {
     pub dev: Option<String>,
     pub weight: Option<u32>,
     pub onlink: bool,
+}
+
+impl Route {
+    /// A route to `to` with every option at its default.
+    pub fn new(to: &str, span: Span) -> Self {
+        Route {
+            route_type: None,
+            to: to.to_string(),
+            src: None,
+            via: None,
+            dev: None,
+            table: None,
+            metric: None,
+            scope: None,
+            protocol: None,
+            onlink: false,
+            no_track: false,
+            inet6: false,
+            append: false,
+            nexthops: Vec::new(),
+            options: Vec::new(),
+            track_group: None,
+            span,
+        }
+    }
 }
 
 /// A rule of virtual_rules / static_rules, in `ip rule` syntax.

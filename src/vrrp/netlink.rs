@@ -307,25 +307,11 @@ mod tests {
     use super::*;
 
     fn line(addr: &str, prefix: u8, brd: Option<&str>, scope: Option<&str>) -> IpAddress {
-        IpAddress {
-            addr: addr.parse().unwrap(),
-            prefix,
-            brd: brd.map(String::from),
-            dev: None,
-            scope: scope.map(String::from),
-            label: Some("eth0:vip".into()),
-            peer: None,
-            home: false,
-            nodad: false,
-            mngtmpaddr: false,
-            noprefixroute: false,
-            autojoin: false,
-            no_track: false,
-            use_vmac: false,
-            preferred_lft: None,
-            track_group: None,
-            span: Default::default(),
-        }
+        let mut a = IpAddress::new(addr.parse().unwrap(), prefix, Default::default());
+        a.brd = brd.map(String::from);
+        a.scope = scope.map(String::from);
+        a.label = Some("eth0:vip".into());
+        a
     }
 
     #[test]

@@ -161,25 +161,7 @@ mod tests {
     use netlink_packet_route::route::RouteAttribute;
 
     fn route(to: &str) -> Route {
-        Route {
-            route_type: None,
-            to: to.into(),
-            src: None,
-            via: None,
-            dev: None,
-            table: None,
-            metric: None,
-            scope: None,
-            protocol: None,
-            onlink: false,
-            no_track: false,
-            inet6: false,
-            append: false,
-            nexthops: Vec::new(),
-            options: Vec::new(),
-            track_group: None,
-            span: Default::default(),
-        }
+        Route::new(to, Default::default())
     }
 
     #[test]

@@ -19,25 +19,8 @@ pub fn ip_address(ctx: &mut Ctx, n: &Node) -> Option<IpAddress> {
             return None;
         }
     };
-    let mut a = IpAddress {
-        addr,
-        prefix: prefix.unwrap_or(if addr.is_ipv4() { 32 } else { 128 }),
-        brd: None,
-        dev: None,
-        scope: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: false,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        use_vmac: false,
-        preferred_lft: None,
-        track_group: None,
-        span: n.span(),
-    };
+    let default_prefix = if addr.is_ipv4() { 32 } else { 128 };
+    let mut a = IpAddress::new(addr, prefix.unwrap_or(default_prefix), n.span());
     let mut i = 0;
     while i < n.args.len() {
         let opt = &n.args[i];
@@ -182,25 +165,7 @@ pub fn route(ctx: &mut Ctx, n: &Node) -> Option<Route> {
     ctx.no_block(n);
     let toks: Vec<&crate::config::lexer::Token> =
         std::iter::once(&n.name).chain(n.args.iter()).collect();
-    let mut r = Route {
-        route_type: None,
-        to: String::new(),
-        src: None,
-        via: None,
-        dev: None,
-        table: None,
-        metric: None,
-        scope: None,
-        protocol: None,
-        onlink: false,
-        no_track: false,
-        inet6: false,
-        append: false,
-        nexthops: Vec::new(),
-        options: Vec::new(),
-        track_group: None,
-        span: n.span(),
-    };
+    let mut r = Route::new("", n.span());
     let mut i = 0;
     let value = |ctx: &mut Ctx, i: usize| -> Option<&crate::config::lexer::Token> {
         match toks.get(i + 1) {
