@@ -111,6 +111,10 @@ impl CheckerCore {
         self.up
     }
 
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
             Input::Start { offset } => {

@@ -1,14 +1,19 @@
-//! The shell around the decision core: one tokio task per checker (probe, timer, `CheckerCore`) and
-//! one per real server (`RsState`), which reports `CheckEvent`s to the director over a channel.
-//! Dropping the `Runner` stops every task.
+//! The shell around the decision core: one tokio task runs every checker from a timer queue (probe,
+//! `CheckerCore`) and combines each real server's checkers (`RsState`) into `CheckEvent`s for the
+//! director. Dropping the `Runner` stops the task.
 
-use super::decide::{Action, CheckerCore, Input, RsEvent, RsState, Timing};
+use super::decide::{Action, CheckerCore, Input, Outcome, RsEvent, RsState, Timing};
 use super::net::secs;
 use super::probe::{self, BuildError, Probe};
 use crate::config::model::Config;
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// What happened to real server `rs` of virtual server `vs` (indexes into the config's lists).
@@ -85,10 +90,21 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
     Ok(out)
 }
 
-/// The running checkers.
+/// The running checkers: one task for all of them. An idle checker is plain data in a timer queue
+/// (its core, its probe, its real server); only a probe that is running is a future. A task per
+/// checker cost about 4 KiB each (task cell, timer, channel), most of lvsd's memory with 10,000.
 pub struct Runner {
-    tasks: JoinSet<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
     servers: usize,
+    checkers: usize,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
 }
 
 impl Runner {
@@ -133,24 +149,19 @@ impl Runner {
     }
 
     pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
-        let mut tasks = JoinSet::new();
         let servers = planned.len();
-        for rs in planned {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
-            for (idx, c) in rs.checkers.into_iter().enumerate() {
-                tasks.spawn(checker_task(idx, c, tx.clone()));
-            }
-            drop(tx);
-            let state = RsState::new(rs.weight, &alphas);
-            tasks.spawn(rs_task(rs.vs, rs.rs, rs.name, state, rx, events.clone()));
+        let checkers = planned.iter().map(|rs| rs.checkers.len()).sum();
+        let task = tokio::spawn(Scheduler::new(planned).run(events));
+        Runner {
+            task: Some(task),
+            servers,
+            checkers,
         }
-        Runner { tasks, servers }
     }
 
-    /// Number of tasks (checkers plus one per real server).
+    /// Number of checkers.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.checkers
     }
 
     /// Number of real servers (each with its checkers).
@@ -159,36 +170,143 @@ impl Runner {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.checkers == 0
     }
 
-    /// Stops every checker.
+    /// Stops every checker (a probe in flight is dropped, closing its socket or killing its script).
     pub async fn shutdown(mut self) {
-        self.tasks.shutdown().await;
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
     }
 }
 
-async fn checker_task(idx: usize, c: PlannedChecker, tx: mpsc::UnboundedSender<(usize, Action)>) {
-    let mut core = CheckerCore::new(c.timing);
-    // Spread checkers over the warmup so a restart does not probe every server at once.
-    let offset = if c.warmup.is_zero() {
-        Duration::ZERO
-    } else {
-        Duration::from_millis(rand::random_range(0..=c.warmup.as_millis() as u64))
-    };
-    let mut next = Instant::now();
-    for a in core.handle(Instant::now().into_std(), Input::Start { offset }) {
-        if let Action::Arm(at) = a {
-            next = Instant::from_std(at);
+/// One checker between runs.
+struct Slot {
+    core: CheckerCore,
+    probe: Arc<Probe>,
+    kind: &'static str,
+    log_all_failures: bool,
+    /// Index into `Scheduler::servers`, and this checker's index among that server's checkers.
+    server: u32,
+    idx: u32,
+}
+
+struct Server {
+    vs: usize,
+    rs: usize,
+    name: Box<str>,
+    state: RsState,
+}
+
+type Running = Pin<Box<dyn Future<Output = (u32, Outcome)> + Send>>;
+
+struct Scheduler {
+    slots: Vec<Slot>,
+    servers: Vec<Server>,
+    /// (due time, slot), earliest first.
+    queue: BinaryHeap<Reverse<(Instant, u32)>>,
+}
+
+impl Scheduler {
+    fn new(planned: Vec<PlannedRs>) -> Scheduler {
+        let now = Instant::now();
+        let mut sched = Scheduler {
+            slots: Vec::new(),
+            servers: Vec::with_capacity(planned.len()),
+            queue: BinaryHeap::new(),
+        };
+        for rs in planned {
+            let server = sched.servers.len() as u32;
+            let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
+            for (idx, c) in rs.checkers.into_iter().enumerate() {
+                let mut core = CheckerCore::new(c.timing);
+                // Spread checkers over the warmup so a restart does not probe every server at once.
+                let offset = if c.warmup.is_zero() {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(rand::random_range(0..=c.warmup.as_millis() as u64))
+                };
+                let id = sched.slots.len() as u32;
+                for a in core.handle(now.into_std(), Input::Start { offset }) {
+                    if let Action::Arm(at) = a {
+                        sched.queue.push(Reverse((Instant::from_std(at), id)));
+                    }
+                }
+                sched.slots.push(Slot {
+                    core,
+                    probe: Arc::new(c.probe),
+                    kind: c.kind,
+                    log_all_failures: c.log_all_failures,
+                    server,
+                    idx: idx as u32,
+                });
+            }
+            sched.servers.push(Server {
+                vs: rs.vs,
+                rs: rs.rs,
+                name: rs.name.into_boxed_str(),
+                state: RsState::new(rs.weight, &alphas),
+            });
+        }
+        sched.slots.shrink_to_fit();
+        sched
+    }
+
+    async fn run(mut self, events: mpsc::Sender<CheckEvent>) {
+        for i in 0..self.servers.len() {
+            let e = self.servers[i].state.initial();
+            if events.send(event(&self.servers[i], e)).await.is_err() {
+                return;
+            }
+        }
+        let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
+        let sleep = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(sleep);
+        loop {
+            let next = self.queue.peek().map(|Reverse((at, _))| *at);
+            if let Some(at) = next {
+                if sleep.deadline() != at {
+                    sleep.as_mut().reset(at);
+                }
+            }
+            tokio::select! {
+                _ = &mut sleep, if next.is_some() => {
+                    let now = Instant::now();
+                    while let Some(Reverse((at, id))) = self.queue.peek().copied() {
+                        if at > now {
+                            break;
+                        }
+                        self.queue.pop();
+                        let slot = &mut self.slots[id as usize];
+                        let _run = slot.core.handle(now.into_std(), Input::Due);
+                        let probe = slot.probe.clone();
+                        running.push(Box::pin(async move { (id, probe.run().await) }));
+                    }
+                }
+                Some((id, outcome)) = running.next(), if !running.is_empty() => {
+                    for e in self.finished(id, outcome) {
+                        if events.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                else => return,
+            }
         }
     }
-    loop {
-        tokio::time::sleep_until(next).await;
-        let _run = core.handle(Instant::now().into_std(), Input::Due);
-        let outcome = c.probe.run().await;
-        for a in core.handle(Instant::now().into_std(), Input::Result(outcome)) {
+
+    /// A probe ended: feed the checker's core, log as keepalived does, re-arm it and return the
+    /// real server's events.
+    fn finished(&mut self, id: u32, outcome: Outcome) -> Vec<CheckEvent> {
+        let now = Instant::now();
+        let slot = &mut self.slots[id as usize];
+        let timing = *slot.core.timing();
+        let mut out = Vec::new();
+        for a in slot.core.handle(now.into_std(), Input::Result(outcome)) {
             match &a {
-                Action::Arm(at) => next = Instant::from_std(*at),
+                Action::Arm(at) => self.queue.push(Reverse((Instant::from_std(*at), id))),
                 Action::Run => {}
                 Action::Retry {
                     attempt,
@@ -197,10 +315,10 @@ async fn checker_task(idx: usize, c: PlannedChecker, tx: mpsc::UnboundedSender<(
                     ..
                 } => tracing::info!(
                     "{reason}; retry {attempt} of {of} in {}",
-                    secs(c.timing.delay_before_retry)
+                    secs(timing.delay_before_retry)
                 ),
                 Action::StillDown { reason } => {
-                    if c.log_all_failures {
+                    if slot.log_all_failures {
                         tracing::info!("{reason}");
                     } else {
                         tracing::debug!("{reason}");
@@ -210,29 +328,28 @@ async fn checker_task(idx: usize, c: PlannedChecker, tx: mpsc::UnboundedSender<(
                 Action::Changed { up: false, reason } => {
                     tracing::warn!(
                         "{reason}; {} failed after {} retries",
-                        c.kind,
-                        c.timing.retry
+                        slot.kind,
+                        timing.retry
                     )
                 }
                 Action::Weight(_) => {}
             }
-            if matches!(a, Action::Changed { .. } | Action::Weight(_)) && tx.send((idx, a)).is_err()
-            {
-                return;
+            if matches!(a, Action::Changed { .. } | Action::Weight(_)) {
+                let server = slot.server as usize;
+                let idx = slot.idx as usize;
+                for e in self.servers[server].state.apply(idx, &a) {
+                    out.push(event(&self.servers[server], e));
+                }
             }
         }
+        out
     }
 }
 
-async fn rs_task(
-    vs: usize,
-    rs: usize,
-    name: String,
-    mut state: RsState,
-    mut rx: mpsc::UnboundedReceiver<(usize, Action)>,
-    events: mpsc::Sender<CheckEvent>,
-) {
-    let send = |e: RsEvent| {
+/// A real server's event for the director, logged as operators grep for it.
+fn event(s: &Server, e: RsEvent) -> CheckEvent {
+    {
+        let name = &s.name;
         let (kind, reason) = match e {
             RsEvent::Up { reason } => (EventKind::Up, reason),
             RsEvent::Down { reason } => (EventKind::Down, reason),
@@ -244,20 +361,10 @@ async fn rs_task(
             EventKind::Weight(w) => tracing::info!("Real server {name} weight {w}: {reason}"),
         }
         CheckEvent {
-            vs,
-            rs,
+            vs: s.vs,
+            rs: s.rs,
             kind,
             reason,
-        }
-    };
-    if events.send(send(state.initial())).await.is_err() {
-        return;
-    }
-    while let Some((idx, action)) = rx.recv().await {
-        for e in state.apply(idx, &action) {
-            if events.send(send(e)).await.is_err() {
-                return;
-            }
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod sdnotify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -65,6 +66,8 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     info!("Starting lvsd {}", env!("CARGO_PKG_VERSION"));
 
+    // One model shared by the engines and the status task (a 10,000-server model is megabytes).
+    let cfg = Arc::new(cfg);
     let cfg_lvs = cfg.clone();
     let mut running = cfg.clone();
     let mut engines = Vec::new();
@@ -144,7 +147,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
 
 /// SIGHUP: read the file again; an invalid one changes nothing. Health checks and IPVS take the
 /// difference; VRRP keeps running unchanged (a changed VRRP section needs a restart for now).
-async fn reload(cli: &Cli, running: &mut Config, lvs_tx: &mpsc::Sender<lvs_engine::Control>) {
+async fn reload(cli: &Cli, running: &mut Arc<Config>, lvs_tx: &mpsc::Sender<lvs_engine::Control>) {
     info!("SIGHUP received: reloading {}", cli.use_file.display());
     sdnotify::reloading();
     let opts = crate::config::LoadOptions {
@@ -172,11 +175,12 @@ async fn reload(cli: &Cli, running: &mut Config, lvs_tx: &mpsc::Sender<lvs_engin
         );
         return;
     };
+    let new = Arc::new(new);
     if vrrp_view(running) != vrrp_view(&new) {
         warn!("reload: the VRRP part of the configuration changed; VRRP keeps running its old configuration until lvsd restarts");
     }
     if lvs_tx
-        .send(lvs_engine::Control::Reload(Box::new(new.clone())))
+        .send(lvs_engine::Control::Reload(new.clone()))
         .await
         .is_err()
     {

@@ -12,13 +12,14 @@ use crate::status;
 use ipvs::Table;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 pub enum Control {
     Stop,
     /// A new, valid configuration: apply only the differences.
-    Reload(Box<Config>),
+    Reload(Arc<Config>),
 }
 
 type Ranks = std::sync::Arc<HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>>;
@@ -34,13 +35,13 @@ enum KernelCmd {
 }
 
 /// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed.
-pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
+pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
     // Without virtual servers IPVS is never touched, until a reload brings some.
     while cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
         status::emit(status::Event::Ready(status::Engine::Ipvs));
         match ctl.recv().await {
-            Some(Control::Reload(c)) => cfg = *c,
+            Some(Control::Reload(c)) => cfg = c,
             Some(Control::Stop) | None => return Ok(()),
         }
     }
@@ -125,7 +126,7 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
             }
             c = ctl.recv() => match c {
                 Some(Control::Reload(new)) => {
-                    cfg = (*new).clone();
+                    cfg = new.clone();
                     suspended = suspended_services(&cfg);
                     // Checkers restart from the states the old director knew; IPVS gets the difference.
                     runner.shutdown().await;

@@ -75,13 +75,13 @@ pub fn emit(ev: Event) {
 }
 
 /// Starts the status task on the current LocalSet. `engines` are those that will report Ready.
-pub fn spawn(cfg: &Config, metrics_listen: Option<String>, engines: Vec<Engine>) {
+pub fn spawn(cfg: &std::sync::Arc<Config>, metrics_listen: Option<String>, engines: Vec<Engine>) {
     let (tx, rx) = mpsc::unbounded_channel();
     if SINK.set(tx).is_err() {
         warn!("status task already running");
         return;
     }
-    let snap = Rc::new(RefCell::new(Snapshot::new(cfg)));
+    let snap = Rc::new(RefCell::new(Snapshot::new(cfg.clone())));
     if let Some(addr) = metrics_listen.or_else(|| cfg.global.metrics_listen.clone()) {
         http::spawn(&addr, snap.clone());
     }

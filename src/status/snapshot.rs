@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::config::model::{Config, Protocol, VirtualServer, VrrpInstance, VsKey};
 use crate::vrrp::State;
+use std::sync::Arc;
 
 /// keepalived's VRRP statistics, by its JSON key names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,7 +69,8 @@ pub struct VsView {
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub config: Config,
+    /// Shared with the engines: one copy of a 10,000-server model, not one per user.
+    pub config: Arc<Config>,
     pub instances: Vec<InstanceView>,
     pub servers: Vec<VsView>,
     /// Rejected packets not tied to one instance (unknown VRID, unreadable datagrams).
@@ -94,7 +96,7 @@ pub fn vs_label(vs: &VirtualServer) -> String {
 }
 
 impl Snapshot {
-    pub fn new(config: &Config) -> Snapshot {
+    pub fn new(config: Arc<Config>) -> Snapshot {
         let now = SystemTime::now();
         Snapshot {
             instances: config
@@ -127,7 +129,7 @@ impl Snapshot {
                 .collect(),
             rejects: BTreeMap::new(),
             reloads: 0,
-            config: config.clone(),
+            config,
         }
     }
 

@@ -23,7 +23,7 @@ fn snapshot(conf: &str) -> Snapshot {
         ..LoadOptions::default()
     };
     let loaded = config::load(&p, &opts);
-    Snapshot::new(&loaded.config.expect("config loads"))
+    Snapshot::new(std::sync::Arc::new(loaded.config.expect("config loads")))
 }
 
 fn keepalived_conf() -> String {
