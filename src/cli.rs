@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(short = 'n', long = "dont-fork")]
     pub dont_fork: bool,
 
-    /// Log to the console (stderr).
+    /// Log to the console (stderr), besides syslog.
     #[arg(short = 'l', long = "log-console")]
     pub log_console: bool,
 
@@ -40,9 +40,9 @@ pub struct Cli {
     #[arg(short = 'D', long = "log-detail")]
     pub log_detail: bool,
 
-    /// Syslog facility: 0-7 (local0-7), localN, user or daemon.
-    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
-    pub log_facility: Option<String>,
+    /// Syslog facility: 0-7 (local0-7), localN, user or daemon (default daemon).
+    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY", value_parser = crate::daemon::syslog::Facility::parse)]
+    pub log_facility: Option<crate::daemon::syslog::Facility>,
 
     /// Don't log via syslog.
     #[arg(short = 'G', long = "no-syslog")]
@@ -67,6 +67,11 @@ pub struct Cli {
     /// Print the signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON, and exit.
     #[arg(long = "signum", value_name = "SIGFUNC")]
     pub signum: Option<String>,
+
+    /// At most N scripts (notify, track, MISC_CHECK) run at once; the others wait in order.
+    /// Default: 64, or 4 per CPU when that is more.
+    #[arg(long = "max-scripts", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_scripts: Option<u32>,
 
     /// Serve /metrics and /status on this address (e.g. 127.0.0.1:9650).
     #[arg(long = "metrics-listen", value_name = "ADDR")]
@@ -148,5 +153,11 @@ mod tests {
             .expect("parse");
         assert_eq!(c.config_test, Some(Some(PathBuf::from("/tmp/log"))));
         assert!(Cli::try_parse_from(["lvsd", "-P", "-C"]).is_err());
+        let c = Cli::try_parse_from(["lvsd", "-S", "local2", "-G", "--max-scripts", "8"])
+            .expect("parse");
+        assert_eq!(c.log_facility.map(|f| f.code()), Some(18));
+        assert_eq!(c.max_scripts, Some(8));
+        assert!(Cli::try_parse_from(["lvsd", "-S", "9"]).is_err());
+        assert!(Cli::try_parse_from(["lvsd", "--max-scripts", "0"]).is_err());
     }
 }

@@ -186,3 +186,88 @@ vrrp_instance VI_1 {{
         lab.log(d)
     );
 }
+
+/// VRRPv2 Master_Down_Interval at advert_int 1 s and priority 100: 3 s + (256 - 100) / 256 s,
+/// plus a margin for noticing (polling `ip addr`) on a busy machine.
+fn takeover_bound() -> Duration {
+    Duration::from_secs(3)
+        + Duration::from_millis((256 - 100) * 1000 / 256)
+        + Duration::from_secs(1)
+}
+
+/// A master (priority 150) and a backup (100) elect, the master is killed with SIGKILL: the time
+/// until the backup holds the VIP, with `mail` lines in global_defs.
+fn failover_time(mail: &str, check: impl FnOnce(&Lab)) -> Duration {
+    let mut lab = Lab::new(3);
+    // Node 2 stands for a mail server whose packets are dropped: connections to it hang.
+    let nft = lab.run_in(
+        2,
+        &[
+            "nft",
+            "add table inet bh; add chain inet bh in { type filter hook input priority 0; }; add rule inet bh in tcp dport 25 drop",
+        ],
+    );
+    assert!(
+        nft.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&nft.stderr)
+    );
+    let conf = |prio: u8| {
+        format!(
+            "global_defs {{\n router_id lb{prio}\n{mail}\n}}\nvrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 64\n priority {prio}\n advert_int 1\n virtual_ipaddress {{ 10.9.0.100/24 }}\n}}\n"
+        )
+    };
+    let a = lab.lvsd(0, &conf(150));
+    let b = lab.lvsd(1, &conf(100));
+    assert!(
+        lab.wait_holder("10.9.0.100", 0, Duration::from_secs(10))
+            .is_some(),
+        "the priority 150 node becomes master:\n{}",
+        lab.all_logs()
+    );
+    wait_for("the backup", Duration::from_secs(10), || {
+        lab.log(b).contains("(VI_1) Entering BACKUP STATE")
+    });
+    lab.signal(a, libc::SIGKILL);
+    let t0 = Instant::now();
+    lab.wait_exit(a).expect("lvsd exits on SIGKILL");
+    let took = lab
+        .wait_holder_any("10.9.0.100", 1, Duration::from_secs(40))
+        .map(|_| t0.elapsed())
+        .unwrap_or_else(|| panic!("the backup never took over:\n{}", lab.all_logs()));
+    check(&lab);
+    took
+}
+
+/// An unreachable smtp_server (packets dropped, so every mail hangs until smtp_connect_timeout)
+/// delays no VRRP takeover: mails are sent beside the state machine, not in it.
+#[test]
+fn unreachable_mail_server_does_not_delay_failover() {
+    if !can_run() {
+        return;
+    }
+    let plain = failover_time("", |_| {});
+    let mail = "notification_email { ops@example.com }\n notification_email_from lvsd@example.com\n smtp_server 10.9.0.3 25\n smtp_connect_timeout 30\n smtp_alert";
+    let blackholed = failover_time(mail, |lab| {
+        // The mails are really hanging: the backup's BACKUP and MASTER alerts wait in SYN-SENT.
+        let ss = lab.run_in(1, &["ss", "-tn", "state", "syn-sent", "dst", "10.9.0.3"]);
+        let out = String::from_utf8_lossy(&ss.stdout);
+        assert!(
+            out.contains("10.9.0.3:25"),
+            "mail connections to the blackholed server: {out}\n{}",
+            lab.all_logs()
+        );
+        assert!(!lab.log(1).contains("SMTP alert successfully sent"));
+    });
+    eprintln!("takeover after kill -9: {plain:?} without mail, {blackholed:?} with the mail server blackholed");
+    for (what, t) in [
+        ("without mail", plain),
+        ("mail server blackholed", blackholed),
+    ] {
+        assert!(
+            t <= takeover_bound(),
+            "{what}: takeover took {t:?}, the VRRP bound is {:?}",
+            takeover_bound()
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! MISC_CHECK: run a program (no shell) in its own process group; its exit code decides. On
-//! misc_timeout the whole group is killed, so a script's children do not outlive it.
+//! misc_timeout the whole group is killed, so a script's children do not outlive it. Runs take a
+//! slot under the shared script limit first; misc_timeout counts from the start, not the wait.
 
 use super::decide::{Outcome, WeightAdj};
 use super::net::secs;
@@ -45,8 +46,12 @@ impl MiscProbe {
 
     pub async fn run(&self) -> Outcome {
         let name = &self.command;
-        let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
+        let Some((prog, args)) = self.argv.split_first() else {
+            return Outcome::fail(format!("Misc check for [{name}] failed: empty misc_path"));
+        };
+        let _slot = crate::notify::limit::slot(name).await;
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

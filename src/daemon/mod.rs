@@ -1,8 +1,11 @@
 //! The daemon: logging, pid file, signals, and the engines as tasks. Each engine owns its state
 //! and takes commands over a channel; a health-check / IPVS engine is added beside VRRP here.
 
+pub mod fds;
+pub mod logging;
 pub mod pidfile;
 pub mod sdnotify;
+pub mod syslog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,22 +22,20 @@ use crate::vrrp::engine::{self as vrrp_engine, Control};
 
 pub const DEFAULT_PID_FILE: &str = "/run/lvsd.pid";
 
-/// tracing to stderr, one line per event; `-D` adds debug lines, RUST_LOG overrides.
-pub fn init_logging(detail: bool) {
-    let default = if detail { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(false)
-        .try_init();
-}
-
 /// Runs the daemon until SIGTERM/SIGINT; the exit code for main.
 pub fn run(cli: &Cli, cfg: Config) -> ExitCode {
-    init_logging(cli.log_detail);
+    // Before anything else opens a file: what lvsd inherited must not reach its scripts.
+    fds::cloexec_inherited();
+    logging::init(logging::Flags {
+        console: cli.log_console,
+        no_syslog: cli.no_syslog,
+        facility: cli.log_facility,
+        detail: cli.log_detail,
+    });
+    let max = cli
+        .max_scripts
+        .map_or_else(crate::notify::limit::default_max, |n| n as usize);
+    crate::notify::limit::set_max(max);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ use super::{Action, Director};
 use crate::check::runner::{CheckEvent, EventKind, Runner};
 use crate::config::model::{Config, Script};
 use crate::notify::command;
+use crate::notify::queue::{Job, Queues};
 use crate::status;
 use ipvs::Table;
 use std::collections::HashMap;
@@ -62,13 +63,19 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
     let mut fifo = fifo(&cfg);
     let mut script_user = cfg.global.script_user.clone();
     let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
-    let act = |actions: Vec<Action>,
-               fifo: &Option<mpsc::UnboundedSender<String>>,
-               user: &Option<(String, Option<String>)>| {
+    // notify_up/down and quorum scripts, in order per real server / virtual server.
+    let mut scripts = Queues::new();
+    let mut act = |actions: Vec<Action>,
+                   fifo: &Option<mpsc::UnboundedSender<String>>,
+                   user: &Option<(String, Option<String>)>| {
         for a in actions {
             match a {
                 Action::Log(l) => info!("{l}"),
-                Action::Script { script, why } => spawn_script(script, user.clone(), why),
+                Action::Script {
+                    script,
+                    why,
+                    object,
+                } => queue_script(&mut scripts, script, user.as_ref(), why, &object),
                 Action::Fifo(line) => {
                     if let Some(f) = fifo {
                         let _ = f.send(line);
@@ -154,6 +161,7 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
     runner.shutdown().await;
     act(director.shutdown_notifications(), &fifo, &script_user);
     let _ = ktx.send(KernelCmd::Stop);
+    scripts.drain(std::time::Duration::from_secs(5)).await;
     // lvsd must not exit before its services are removed.
     let _ = tokio::task::spawn_blocking(move || kernel_thread.join()).await;
     Ok(())
@@ -314,16 +322,22 @@ fn fifo(cfg: &Config) -> Option<mpsc::UnboundedSender<String>> {
 }
 
 /// notify_up / notify_down / quorum scripts: keepalived appends no arguments.
-fn spawn_script(script: Script, default_user: Option<(String, Option<String>)>, why: String) {
-    match command::prepare(&script, default_user.as_ref(), &[]) {
-        Ok(p) => {
-            tokio::spawn(async move {
-                let out = command::run(&p, Some(std::time::Duration::from_secs(30))).await;
-                if !out.success() {
-                    warn!("{why}: script '{}' ended with {out:?}", p.line);
-                }
-            });
-        }
+fn queue_script(
+    queues: &mut Queues,
+    script: Script,
+    default_user: Option<&(String, Option<String>)>,
+    why: String,
+    object: &str,
+) {
+    match command::prepare(&script, default_user, &[]) {
+        Ok(p) => queues.push(
+            object,
+            Job {
+                script: p,
+                timeout: Some(std::time::Duration::from_secs(30)),
+                why,
+            },
+        ),
         Err(e) => warn!("{why}: script '{}': {e}", script.command),
     }
 }

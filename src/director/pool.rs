@@ -11,7 +11,13 @@ use ipvs::{Destination, ServiceKey, Table, VirtualService};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Run a notify_up / notify_down / quorum_up / quorum_down script (keepalived appends no arguments).
-    Script { script: Script, why: String },
+    /// `object` (`RS [ip]:tcp:port [vip]:tcp:port`, `VS [vip]:tcp:port`): one object's scripts run in
+    /// the order of its changes.
+    Script {
+        script: Script,
+        why: String,
+        object: String,
+    },
     /// A line for lvs_notify_fifo / notify_fifo, without the newline.
     Fifo(String),
     /// A log line in keepalived's wording.
@@ -266,6 +272,7 @@ impl Director {
                 out.push(Action::Script {
                     script: s.clone(),
                     why: format!("notify_{} {rs_l}", word.to_ascii_lowercase()),
+                    object: format!("RS {rs_l} {vs_l}"),
                 });
             }
             out.push(Action::Fifo(format!("RS {rs_l} {vs_l} {word}")));
@@ -304,6 +311,7 @@ impl Director {
                 out.push(Action::Script {
                     script: s.clone(),
                     why: format!("quorum_down {label}"),
+                    object: format!("VS {label}"),
                 });
             }
             out.push(Action::Fifo(format!("VS {label} DOWN")));
@@ -323,6 +331,7 @@ impl Director {
                 out.push(Action::Script {
                     script: s.clone(),
                     why: format!("quorum_up {label}"),
+                    object: format!("VS {label}"),
                 });
             }
             out.push(Action::Fifo(format!("VS {label} UP")));
@@ -341,6 +350,7 @@ impl Director {
                         out.push(Action::Script {
                             script: s.clone(),
                             why: format!("notify_down {} (omega)", p.rs_label(conf)),
+                            object: format!("RS {} {}", p.rs_label(conf), p.label()),
                         });
                     }
                 }
@@ -350,6 +360,7 @@ impl Director {
                     out.push(Action::Script {
                         script: s.clone(),
                         why: format!("quorum_down {} (omega)", p.label()),
+                        object: format!("VS {}", p.label()),
                     });
                 }
             }

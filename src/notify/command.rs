@@ -207,11 +207,13 @@ impl Outcome {
     }
 }
 
-/// Runs to completion (or kills it at `timeout`), without a terminal and without output.
+/// Runs to completion (or kills it at `timeout`), without a terminal and without output. It first
+/// waits for a slot under the shared script limit; `timeout` counts from the start.
 pub async fn run(p: &Prepared, timeout: Option<Duration>) -> Outcome {
     let Some((prog, args)) = p.argv.split_first() else {
         return Outcome::SpawnFailed("empty command".into());
     };
+    let _slot = super::limit::slot(&p.line).await;
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args)
         .stdin(Stdio::null())

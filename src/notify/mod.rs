@@ -1,22 +1,23 @@
 //! Notify scripts and the notify FIFO, run as keepalived runs them, never blocking an engine: each
 //! object (instance or sync group) has its own queue, so its scripts run one after the other in
-//! the order of its state changes, while different objects run in parallel.
+//! the order of its state changes, while different objects run in parallel (under `limit`).
 
 pub mod command;
 pub mod email;
+pub mod limit;
+pub mod queue;
 pub mod security;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::{debug, error, warn};
+use tracing::{error, warn};
 
 use crate::config::model::{Notify, Script};
-use command::{prepare, run, Outcome, Prepared};
+use command::prepare;
+use queue::{Job, Queues};
 
 /// What changed state, as the notify scripts' first argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +89,7 @@ pub struct Notifier {
     default_user: Option<(String, Option<String>)>,
     /// enable_script_security: unsafe scripts are not run.
     script_security: bool,
-    queues: HashMap<String, mpsc::UnboundedSender<Prepared>>,
-    workers: Vec<JoinHandle<()>>,
+    queues: Queues,
     fifo: Option<mpsc::UnboundedSender<String>>,
 }
 
@@ -108,8 +108,7 @@ impl Notifier {
         Notifier {
             default_user,
             script_security,
-            queues: HashMap::new(),
-            workers: Vec::new(),
+            queues: Queues::new(),
             fifo,
         }
     }
@@ -132,12 +131,12 @@ impl Notifier {
                             ev.name, p.line
                         );
                     }
-                    let q = self.queues.entry(key.clone()).or_insert_with(|| {
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        self.workers.push(tokio::spawn(worker(key.clone(), rx)));
-                        tx
-                    });
-                    let _ = q.send(p);
+                    let job = Job {
+                        script: p,
+                        timeout: None,
+                        why: key.clone(),
+                    };
+                    self.queues.push(&key, job);
                 }
                 Err(e) => warn!("({}) notify script '{}': {e}", ev.name, script.command),
             }
@@ -146,21 +145,8 @@ impl Notifier {
 
     /// Lets the queued scripts finish (at most `limit`), e.g. notify_stop at shutdown.
     pub async fn drain(self, limit: Duration) {
-        drop(self.queues);
         drop(self.fifo);
-        let all = futures::future::join_all(self.workers);
-        if tokio::time::timeout(limit, all).await.is_err() {
-            warn!("notify scripts still running after {limit:?}, not waiting longer");
-        }
-    }
-}
-
-async fn worker(who: String, mut rx: mpsc::UnboundedReceiver<Prepared>) {
-    while let Some(p) = rx.recv().await {
-        match run(&p, None).await {
-            Outcome::Exited(0) => debug!("{who}: script '{}' done", p.line),
-            o => warn!("{who}: script '{}' ended with {o:?}", p.line),
-        }
+        self.queues.drain(limit).await;
     }
 }
 

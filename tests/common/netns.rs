@@ -119,20 +119,42 @@ impl Lab {
         p
     }
 
-    /// Starts lvsd on `node` with this configuration text; returns the daemon's index.
+    /// Starts lvsd on `node` with this configuration text (VRRP only, logging to stderr, not to
+    /// the machine's syslog); returns the daemon's index.
     pub fn lvsd(&mut self, node: usize, conf: &str) -> usize {
+        self.lvsd_with(node, conf, &["-l", "-P", "-G"], &[])
+    }
+
+    /// Starts lvsd on `node` with these flags (besides -n, -f and -p) and environment variables.
+    /// Its stderr goes to `lvsd{index}.log` in the lab directory (created or truncated).
+    pub fn lvsd_with(
+        &mut self,
+        node: usize,
+        conf: &str,
+        flags: &[&str],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> usize {
         let n = self.daemons.len();
         let conf = self.write(&format!("lvsd{n}.conf"), conf);
         let log = self.path(&format!("lvsd{n}.log"));
         let pid = self.path(&format!("lvsd{n}.pid"));
+        let logf = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log)
+            .expect("log file");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns(node), env!("CARGO_BIN_EXE_lvsd")])
-            .args(["-n", "-l", "-P", "-f"])
+            .arg("-n")
+            .args(flags)
+            .arg("-f")
             .arg(&conf)
             .arg("-p")
             .arg(&pid)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
+            .stderr(logf)
             .spawn()
             .expect("start lvsd");
         self.daemons.push(Daemon {
@@ -172,6 +194,18 @@ impl Lab {
             log,
         });
         n
+    }
+
+    /// The daemon's process id (`ip netns exec` execs it, so this is lvsd's own).
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn pid(&self, d: usize) -> Option<u32> {
+        self.daemons[d].child.as_ref().map(Child::id)
+    }
+
+    /// Where a daemon's stderr goes.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn log_path(&self, d: usize) -> &Path {
+        &self.daemons[d].log
     }
 
     pub fn log(&self, d: usize) -> String {
