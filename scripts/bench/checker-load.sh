@@ -2,7 +2,7 @@
 # Checker load: 10,000 TCP_CHECKs and 2,000 HTTP_GETs at delay_loop 1 against local listeners, lvsd vs
 # keepalived 2.2.7's checker process on the same config: CPU seconds per minute and peak RSS. Runs in the
 # kernel lab (both daemons program IPVS, which this host's kernel lacks). Root. LAB_TCP / LAB_HTTP change
-# the sizes, LAB_WARM / LAB_WINDOW the timing.
+# the sizes, LAB_WARM / LAB_WINDOW the timing, LAB_DAEMONS="lvsd" runs one side only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}

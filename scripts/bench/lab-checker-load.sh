@@ -7,6 +7,7 @@ set -eu
 lvsd=${LVSD_BIN:?}
 TCP=${LAB_TCP:-10000}; HTTP=${LAB_HTTP:-2000}; RS=10
 WARM=${LAB_WARM:-20}; WIN=${LAB_WINDOW:-30}
+DAEMONS=${LAB_DAEMONS:-lvsd keepalived}
 here=$(cd "$(dirname "$0")" && pwd)
 w=$(mktemp -d)
 tck=$(getconf CLK_TCK)
@@ -21,6 +22,7 @@ cpu() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
 opens() { ip netns exec "$ns" awk '$1 == "Tcp:" && $7 ~ /^[0-9]+$/ { print $7 }' /proc/net/snmp; }
 
 run() { # label daemon conf port mode
+	case " $DAEMONS " in *" $2 "*) ;; *) return 0 ;; esac
 	ns=bck-$$; ip netns add "$ns"; ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 	for _ in 1 2; do ip netns exec "$ns" python3 "$here/sink.py" "$4" "$5" & done

@@ -103,9 +103,7 @@ impl Probe {
             t
         };
         Ok(match &c.kind {
-            CheckKind::Tcp => Probe::Tcp(TcpProbe {
-                target: target("tcp", 0),
-            }),
+            CheckKind::Tcp => Probe::Tcp(TcpProbe::new(target("tcp", 0))),
             CheckKind::Http(h) => {
                 Probe::Http(http(h, target("tcp", 80), rs, false).map_err(invalid)?)
             }

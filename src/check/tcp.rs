@@ -6,11 +6,18 @@ use super::net::{io_text, within, Target};
 #[derive(Debug, Clone)]
 pub struct TcpProbe {
     pub target: Target,
+    /// `[10.0.0.2]:tcp:3306`, formatted once: a check runs every delay_loop for the daemon's life.
+    name: Box<str>,
 }
 
 impl TcpProbe {
+    pub fn new(target: Target) -> TcpProbe {
+        let name = target.name().into_boxed_str();
+        TcpProbe { target, name }
+    }
+
     pub async fn run(&self) -> Outcome {
-        let name = self.target.name();
+        let name = &self.name;
         match within(self.target.timeout, self.target.connect_tcp()).await {
             Ok(Ok(_stream)) => Outcome::pass(format!("TCP connection to {name} success")),
             Ok(Err(e)) => {
