@@ -353,3 +353,56 @@ fn reload_with_a_broken_file_changes_nothing() {
     );
     lab.assert_stays(VIP, 0, Duration::from_secs(1));
 }
+
+#[test]
+fn reload_changing_tracking_moves_the_vip_and_back() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let tf = lab.write("tf", "1\n");
+    let defs = format!("vrrp_track_file tf {{\n file {}\n}}\n", tf.display());
+    let a = lab.lvsd(
+        0,
+        &format!("{defs}{}", instance("VI_1", 51, 150, &[VIP], "")),
+    );
+    lab.lvsd(1, &instance("VI_1", 51, 100, &[VIP], ""));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+
+    // The master starts tracking the file with weight -100: 150 + 1 x -100 = 50, below the
+    // backup, which takes over when its Master_Down_Timer runs out.
+    let tracked = instance(
+        "VI_1",
+        51,
+        150,
+        &[VIP],
+        "track_file {\n  tf weight -100\n }",
+    );
+    lab.reload(a, &format!("{defs}{tracked}"));
+    assert!(
+        lab.wait_holder(VIP, 1, down_interval(100)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    assert!(
+        lab.log(a).contains(
+            "(VI_1) Changing effective priority from 150 to 50 (tracking changed by reload)"
+        ),
+        "{}",
+        lab.log(a)
+    );
+    // Tracking removed again: back to 150, which preempts.
+    lab.reload(
+        a,
+        &format!("{defs}{}", instance("VI_1", 51, 150, &[VIP], "")),
+    );
+    assert!(
+        lab.wait_holder(VIP, 0, down_interval(150)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+}

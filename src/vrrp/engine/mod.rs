@@ -436,6 +436,18 @@ impl Engine {
         }
     }
 
+    /// Whether a MASTER other than slot `i` holds this address: it is never removed on `i`'s
+    /// behalf (two instances may carry one address).
+    fn held_elsewhere(&self, i: usize, addr: IpAddr, ifindex: u32) -> bool {
+        self.slots.iter().enumerate().any(|(j, s)| {
+            j != i
+                && s.vi.state() == State::Master
+                && s.vips
+                    .iter()
+                    .any(|v| v.addr == addr && v.ifindex == ifindex)
+        })
+    }
+
     /// check_unicast_src: a unicast instance accepts adverts from its unicast_peers only.
     fn accepts_source(&mut self, i: usize, src: IpAddr) -> bool {
         let s = &self.slots[i];
@@ -573,6 +585,9 @@ impl Engine {
                         }
                     }
                     for v in self.slots[i].vips.clone() {
+                        if self.held_elsewhere(i, v.addr, v.ifindex) {
+                            continue;
+                        }
                         if let Err(e) = self.nl.del(&v).await {
                             warn!("({name}) {e}");
                         }

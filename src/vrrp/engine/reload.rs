@@ -43,7 +43,7 @@ impl Engine {
         for k in &plan.at_next_start {
             warn!("reload: global_defs {k} changed; it only acts when lvsd starts (restart lvsd to apply it)");
         }
-        let old_cfg = std::mem::replace(&mut self.cfg, new);
+        self.cfg = new;
         self.check_unicast_src = self.cfg.global.vrrp_check_unicast_src;
         self.garp_gap = (
             self.cfg.global.vrrp_garp_interval.0,
@@ -137,7 +137,18 @@ impl Engine {
         for i in first_new..self.slots.len() {
             self.start_slot(i).await;
         }
-        self.reconcile_groups(&plan.groups_changed).await;
+        // Groups that changed, or that have a member (re)started, are made consistent.
+        let fresh: Vec<&String> = plan.added.iter().chain(replaced.iter().copied()).collect();
+        let reconcile: Vec<String> = self
+            .cfg
+            .sync_groups
+            .iter()
+            .filter(|g| {
+                plan.groups_changed.contains(&g.name) || g.group.iter().any(|m| fresh.contains(&m))
+            })
+            .map(|g| g.name.clone())
+            .collect();
+        self.reconcile_groups(&reconcile).await;
 
         if plan.restart_file_watcher {
             if let Some(t) = self.file_watcher.take() {
@@ -151,7 +162,6 @@ impl Engine {
         {
             error!("reload: {e}");
         }
-        drop(old_cfg);
         info!("reload: VRRP now runs {} instance(s)", self.slots.len());
     }
 
@@ -178,17 +188,6 @@ impl Engine {
         if let Some(v) = &slot.vmac {
             crate::vrrp::vmac::remove(&self.nl, v).await;
         }
-    }
-
-    /// Addresses a MASTER other than slot `i` holds: never removed on `i`'s behalf.
-    fn held_elsewhere(&self, i: usize, addr: std::net::IpAddr, ifindex: u32) -> bool {
-        self.slots.iter().enumerate().any(|(j, s)| {
-            j != i
-                && s.vi.state() == State::Master
-                && s.vips
-                    .iter()
-                    .any(|v| v.addr == addr && v.ifindex == ifindex)
-        })
     }
 
     fn resolve(&self, name: &str, links: &HashMap<String, Link>) -> Option<Resolved> {
@@ -359,8 +358,8 @@ impl Engine {
         }
     }
 
-    /// Groups whose membership or tracking changed are made consistent; an instance no group
-    /// holds any more leaves a FAULT its old group imposed.
+    /// The `changed` groups are made consistent; an instance no group holds any more leaves a
+    /// FAULT its old group imposed.
     async fn reconcile_groups(&mut self, changed: &[String]) {
         let mut work = Vec::new();
         for g in self
