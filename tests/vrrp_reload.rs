@@ -406,3 +406,110 @@ fn reload_changing_tracking_moves_the_vip_and_back() {
         lab.all_logs()
     );
 }
+
+#[test]
+fn reload_adding_group_tracking_faults_every_member_and_removing_it_recovers() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let tf = lab.write("tf", "1\n");
+    let node = |priority: u8, group_extra: &str| {
+        format!(
+            "vrrp_track_file tf {{\n file {}\n weight 0\n}}\nvrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n {group_extra}\n}}\n{}{}",
+            tf.display(),
+            instance("VI_1", 51, priority, &[VIP], ""),
+            instance("VI_2", 52, priority, &[VIP2], "")
+        )
+    };
+    let a = lab.lvsd(0, &node(150, ""));
+    lab.lvsd(1, &node(100, ""));
+    for v in [VIP, VIP2] {
+        assert!(
+            lab.wait_holder(v, 0, Duration::from_secs(6)).is_some(),
+            "{}",
+            lab.all_logs()
+        );
+    }
+
+    // The group now tracks a file whose value (1, unweighted) is a fault: both members FAULT,
+    // the peer takes both VIPs at once (priority 0 adverts).
+    lab.reload(a, &node(150, "track_file {\n  tf\n }"));
+    for v in [VIP, VIP2] {
+        assert!(
+            lab.wait_holder(v, 1, Duration::from_secs(3)).is_some(),
+            "{}",
+            lab.all_logs()
+        );
+    }
+    let log = lab.log(a);
+    assert!(
+        log.contains("(VI_1) Entering FAULT STATE (track_file tf value 1)")
+            && log.contains("(VI_2) Entering FAULT STATE (sync group G: VI_1 is in FAULT state)"),
+        "{log}"
+    );
+
+    // Tracking removed: both members leave FAULT and preempt again.
+    lab.reload(a, &node(150, ""));
+    for v in [VIP, VIP2] {
+        assert!(
+            lab.wait_holder(v, 0, down_interval(150)).is_some(),
+            "{}",
+            lab.all_logs()
+        );
+    }
+}
+
+#[test]
+fn reload_moving_an_instance_to_another_interface_restarts_it_there() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    // A second interface: one end of a veth pair inside the node.
+    lab.ip_in(
+        0,
+        &[
+            "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+    );
+    lab.ip_in(0, &["addr", "add", "10.8.0.1/24", "dev", "eth1"]);
+    lab.ip_in(0, &["link", "set", "eth1p", "up"]);
+    lab.ip_in(0, &["link", "set", "eth1", "up"]);
+    let on = |dev: &str| instance("VI_1", 51, 150, &[VIP], "").replace("eth0", dev);
+    let a = lab.lvsd(0, &on("eth0"));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(6)).is_some(),
+        "{}",
+        lab.log(a)
+    );
+    let dev_of_vip = |lab: &Lab| {
+        let out = lab.run_in(0, &["ip", "-o", "addr", "show", "to", VIP]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(dev_of_vip(&lab), "eth0");
+
+    // Another interface cannot be taken in place: the instance is removed (its VIP with it)
+    // and started again on eth1, where it becomes master after its down interval.
+    lab.reload(a, &on("eth1"));
+    let t0 = Instant::now();
+    while dev_of_vip(&lab) != "eth1" && t0.elapsed() < down_interval(150) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(dev_of_vip(&lab), "eth1", "{}", lab.log(a));
+    let log = lab.log(a);
+    let after = since_reload(&log);
+    for want in [
+        "(VI_1) interface eth0 -> eth1: cannot change in place, restarting it",
+        "(VI_1) removed by reload",
+        "(VI_1) interface eth1 vrid 51 priority 150 from 10.8.0.1",
+        "(VI_1) Entering BACKUP STATE (init)",
+        "(VI_1) Entering MASTER STATE",
+    ] {
+        assert!(after.contains(want), "{want:?} missing:\n{log}");
+    }
+}
