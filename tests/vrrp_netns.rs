@@ -1,6 +1,7 @@
 //! VRRP between lvsd daemons and against keepalived 2.2.7, in network namespaces on a bridge.
 //! Needs root; skips with a printed reason otherwise.
 
+#[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
 
 use common::netns::{can_run, keepalived_available, Lab};

@@ -42,7 +42,11 @@ impl Target {
     /// A socket of `ty` with the source address, interface and mark applied.
     pub fn socket(&self, ty: Type, proto: Protocol) -> io::Result<Socket> {
         // Non-blocking and close-on-exec from socket(2) itself: no fcntl calls on every check.
-        let sock = Socket::new(Domain::for_address(self.addr), ty.nonblocking(), Some(proto))?;
+        let sock = Socket::new(
+            Domain::for_address(self.addr),
+            ty.nonblocking(),
+            Some(proto),
+        )?;
         if let Some(mark) = self.fwmark {
             sock.set_mark(mark)?;
         }

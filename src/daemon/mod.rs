@@ -70,7 +70,6 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     // One model shared by the engines and the status task (a 10,000-server model is megabytes).
     let cfg = Arc::new(cfg);
     let cfg_lvs = cfg.clone();
-    let mut running = cfg.clone();
     let mut engines = Vec::new();
     if !cli.check {
         engines.push(crate::status::Engine::Vrrp);
@@ -87,7 +86,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         None
     } else {
         Some(tokio::task::spawn_local(async move {
-            vrrp_engine::run(&cfg, vrrp_rx).await
+            vrrp_engine::run(cfg, vrrp_rx).await
         }))
     };
 
@@ -104,7 +103,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
             _ = int.recv() => { info!("SIGINT received, stopping"); break; }
-            _ = hup.recv() => reload(cli, &mut running, &lvs_tx).await,
+            _ = hup.recv() => reload(cli, &vrrp_tx, &lvs_tx).await,
             r = async { match lvs.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                 lvs = None;
                 match r {
@@ -146,9 +145,14 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     }
 }
 
-/// SIGHUP: read the file again; an invalid one changes nothing. Health checks and IPVS take the
-/// difference; VRRP keeps running unchanged (a changed VRRP section needs a restart for now).
-async fn reload(cli: &Cli, running: &mut Arc<Config>, lvs_tx: &mpsc::Sender<lvs_engine::Control>) {
+/// SIGHUP: read the file again; an invalid one changes nothing. Each engine takes the new
+/// configuration and applies only the differences. The signal loop awaits this, so reloads in
+/// quick succession are applied one after the other, in order.
+async fn reload(
+    cli: &Cli,
+    vrrp_tx: &mpsc::Sender<Control>,
+    lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+) {
     info!("SIGHUP received: reloading {}", cli.use_file.display());
     sdnotify::reloading();
     let opts = crate::config::LoadOptions {
@@ -177,40 +181,13 @@ async fn reload(cli: &Cli, running: &mut Arc<Config>, lvs_tx: &mpsc::Sender<lvs_
         return;
     };
     let new = Arc::new(new);
-    if vrrp_view(running) != vrrp_view(&new) {
-        warn!("reload: the VRRP part of the configuration changed; VRRP keeps running its old configuration until lvsd restarts");
+    if !cli.check && vrrp_tx.send(Control::Reload(new.clone())).await.is_err() {
+        warn!("reload: VRRP is not running");
     }
-    if lvs_tx
-        .send(lvs_engine::Control::Reload(new.clone()))
-        .await
-        .is_err()
-    {
+    if !cli.vrrp && lvs_tx.send(lvs_engine::Control::Reload(new)).await.is_err() {
         warn!("reload: health checks and IPVS are not running");
     }
-    *running = new;
     crate::status::emit(crate::status::Event::Reloaded);
     sdnotify::ready();
     info!("reload done");
-}
-
-/// The parts of a configuration the VRRP engine uses.
-fn vrrp_view(c: &Config) -> serde_json::Value {
-    let mut g = serde_json::to_value(&c.global).unwrap_or_default();
-    if let Some(m) = g.as_object_mut() {
-        m.retain(|k, _| {
-            k.starts_with("vrrp_")
-                || k == "script_user"
-                || k == "enable_script_security"
-                || k == "default_interface"
-        });
-    }
-    serde_json::json!({
-        "global": g,
-        "instances": c.vrrp_instances,
-        "scripts": c.vrrp_scripts,
-        "groups": c.sync_groups,
-        "track_files": c.track_files,
-        "track_processes": c.track_processes,
-        "static": [serde_json::to_value(&c.static_ipaddress).unwrap_or_default(), serde_json::to_value(&c.static_routes).unwrap_or_default(), serde_json::to_value(&c.static_rules).unwrap_or_default()],
-    })
 }

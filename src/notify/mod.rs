@@ -40,7 +40,7 @@ impl Kind {
 pub struct Event {
     pub kind: Kind,
     pub name: String,
-    /// MASTER, BACKUP, FAULT or STOP.
+    /// MASTER, BACKUP, FAULT, STOP or DELETED.
     pub state: String,
     pub priority: u8,
 }
@@ -75,6 +75,8 @@ impl Event {
             "BACKUP" => n.backup.as_ref(),
             "FAULT" => n.fault.as_ref(),
             "STOP" => n.stop.as_ref(),
+            // A bare notify_deleted only changes the word.
+            "DELETED" => n.deleted.as_ref().filter(|s| !s.command.is_empty()),
             _ => None,
         };
         own.map(|s| (s, Vec::new()))
@@ -84,6 +86,28 @@ impl Event {
     }
 }
 
+/// An instance deleted by a reload, as keepalived 2.2.7 announces it (checked against it): with
+/// notify_deleted the state is DELETED and its script (if it names one) runs; without, the state
+/// is FAULT, but only the generic `notify` script and the FIFO hear it (notify_fault does not
+/// run). The scripts to run come back with the event.
+pub fn deleted(name: &str, priority: u8, n: &Notify) -> (Event, Notify) {
+    let mut scripts = n.clone();
+    let state = match n.deleted {
+        Some(_) => "DELETED",
+        None => {
+            scripts.fault = None;
+            "FAULT"
+        }
+    };
+    let ev = Event {
+        kind: Kind::Instance,
+        name: name.to_string(),
+        state: state.into(),
+        priority,
+    };
+    (ev, scripts)
+}
+
 /// Runs notify scripts per object in order and writes the FIFO.
 pub struct Notifier {
     default_user: Option<(String, Option<String>)>,
@@ -91,6 +115,7 @@ pub struct Notifier {
     script_security: bool,
     queues: Queues,
     fifo: Option<mpsc::UnboundedSender<String>>,
+    fifo_path: Option<PathBuf>,
 }
 
 impl Notifier {
@@ -100,16 +125,28 @@ impl Notifier {
         script_security: bool,
         fifo: Option<PathBuf>,
     ) -> Self {
-        let fifo = fifo.map(|path| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(fifo_writer(path, rx));
-            tx
-        });
         Notifier {
             default_user,
             script_security,
             queues: Queues::new(),
-            fifo,
+            fifo: fifo.clone().map(open_fifo),
+            fifo_path: fifo,
+        }
+    }
+
+    /// A reload changed script_user, enable_script_security or the FIFO: scripts queued
+    /// already run as they were prepared; a new FIFO path closes the old one.
+    pub fn reconfigure(
+        &mut self,
+        default_user: Option<(String, Option<String>)>,
+        script_security: bool,
+        fifo: Option<PathBuf>,
+    ) {
+        self.default_user = default_user;
+        self.script_security = script_security;
+        if fifo != self.fifo_path {
+            self.fifo = fifo.clone().map(open_fifo);
+            self.fifo_path = fifo;
         }
     }
 
@@ -148,6 +185,13 @@ impl Notifier {
         drop(self.fifo);
         self.queues.drain(limit).await;
     }
+}
+
+/// Starts the writer of a FIFO; it ends (closing the FIFO) when the sender is dropped.
+fn open_fifo(path: PathBuf) -> mpsc::UnboundedSender<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(fifo_writer(path, rx));
+    tx
 }
 
 /// keepalived creates the FIFO when it does not exist. Opened read-write so that opening never
@@ -217,6 +261,40 @@ mod tests {
         assert!(s[0].1.is_empty());
         assert_eq!(s[1].0.command, "/n.sh");
         assert_eq!(s[1].1, ["INSTANCE", "VI_1", "MASTER", "100"]);
+    }
+
+    #[test]
+    fn a_deleted_instance_is_fault_without_notify_fault_unless_notify_deleted() {
+        let mut n = Notify {
+            fault: Some(script("/f.sh")),
+            stop: Some(script("/s.sh")),
+            any: Some(script("/n.sh")),
+            ..Default::default()
+        };
+        let (ev, scripts) = deleted("VI_2", 150, &n);
+        assert_eq!(ev.fifo_line(), "INSTANCE \"VI_2\" FAULT 150\n");
+        let run: Vec<(&str, Vec<String>)> = ev
+            .scripts(&scripts)
+            .into_iter()
+            .map(|(s, a)| (s.command.as_str(), a))
+            .collect();
+        assert_eq!(run, [("/n.sh", ev.args())]);
+        assert_eq!(ev.args(), ["INSTANCE", "VI_2", "FAULT", "150"]);
+
+        // A bare notify_deleted: DELETED, still only the generic script.
+        n.deleted = Some(script(""));
+        let (ev, scripts) = deleted("VI_2", 150, &n);
+        assert_eq!(ev.state, "DELETED");
+        assert_eq!(ev.scripts(&scripts).len(), 1);
+        // notify_deleted with a script: it runs first.
+        n.deleted = Some(script("/d.sh"));
+        let (ev, scripts) = deleted("VI_2", 150, &n);
+        let names: Vec<&str> = ev
+            .scripts(&scripts)
+            .iter()
+            .map(|(s, _)| s.command.as_str())
+            .collect();
+        assert_eq!(names, ["/d.sh", "/n.sh"]);
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::checksum::ChecksumMode;
 use super::packet::{Auth, Family, Version};
 use super::params::{GarpParams, InitialState, InstanceParams};
-use crate::config::model::{self, AuthType, VrrpInstance};
+use crate::config::model::{self, AuthType, Config, VrrpInstance};
 
 /// Address family of an instance: that of its first virtual address (keepalived's rule), else
 /// of its configured source address, else IPv4.
@@ -18,6 +18,33 @@ pub fn family(inst: &VrrpInstance) -> Family {
         .or(inst.mcast_src_ip)
         .map(Family::of)
         .unwrap_or(Family::V4)
+}
+
+/// The interface an instance runs on: its own, else global_defs default_interface.
+pub fn interface_of(cfg: &Config, inst: &VrrpInstance) -> String {
+    inst.interface
+        .clone()
+        .unwrap_or_else(|| cfg.global.default_interface.clone())
+}
+
+/// Where the instance sends adverts: the multicast group, or its unicast peers.
+pub fn destinations(cfg: &Config, inst: &VrrpInstance) -> Vec<IpAddr> {
+    if !inst.unicast_peer.is_empty() {
+        return inst.unicast_peer.iter().map(|p| p.addr).collect();
+    }
+    let group = match family(inst) {
+        Family::V4 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group4),
+        Family::V6 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group6),
+    };
+    vec![group]
+}
+
+/// TTL / hop limit of sent adverts: 255 for multicast (RFC), unicast_ttl for unicast.
+pub fn send_ttl(inst: &VrrpInstance) -> u8 {
+    match inst.unicast_peer.is_empty() {
+        true => 255,
+        false => inst.unicast_ttl.unwrap_or(255),
+    }
 }
 
 /// Virtual addresses carried in adverts: `virtual_ipaddress` of the instance's family (keepalived

@@ -1,7 +1,7 @@
 //! VRRP (RFC 3768 / RFC 5798). Pure parts: packet codec, validation, the per-instance state
 //! machine, tracking and sync groups. Shell: `socket` (raw IP 112), `netlink` (VIPs, links),
 //! `routes`, `announce` (GARP/NA), `from_config` (model -> params) and `engine`, the task that
-//! owns every instance and its timers.
+//! owns every instance and its timers. `reload` decides what a new configuration changes.
 
 pub mod announce;
 pub mod checksum;
@@ -11,6 +11,7 @@ pub mod garp;
 pub mod netlink;
 pub mod packet;
 pub mod params;
+pub mod reload;
 pub mod routes;
 pub mod rules;
 pub mod socket;

@@ -50,8 +50,14 @@ pub enum Input {
     TimerFired,
     Track(TrackChange),
     Sync(SyncCommand),
-    /// Shutdown (or instance removed on reload).
+    /// Shutdown.
     Stop,
+    /// Reload: new parameters for the same instance (same name, VRID, family and version). The
+    /// state, timers and VIPs are kept; only what the new values demand changes.
+    Reconfigure(Box<InstanceParams>),
+    /// Removed by a reload: a MASTER releases with priority 0 as at shutdown, and the shell
+    /// announces the deletion (keepalived's DELETED or FAULT notify) instead of STOP.
+    Delete,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +80,10 @@ pub enum Action {
     Discard(Reject),
     /// An informational event worth a log line.
     Log(String),
+    /// The instance was deleted by a reload (after its release): notify the deletion.
+    Deleted {
+        priority: u8,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +91,8 @@ pub struct Instance {
     p: InstanceParams,
     state: State,
     priority: u8,
+    /// Priority adjustment from tracking, kept to recompute the priority when the base changes.
+    track_delta: i32,
     own_fault: Option<String>,
     sync_fault: Option<String>,
     /// Master_Adver_Interval: ours, or the master's (VRRPv3) while BACKUP.
@@ -106,6 +118,7 @@ impl Instance {
             p: params,
             state: State::Init,
             priority,
+            track_delta: 0,
             own_fault: None,
             sync_fault: None,
             master_adver_int,
@@ -134,6 +147,10 @@ impl Instance {
     pub fn own_fault(&self) -> Option<&str> {
         self.own_fault.as_deref()
     }
+    /// FAULT imposed by the sync group.
+    pub fn sync_fault(&self) -> Option<&str> {
+        self.sync_fault.as_deref()
+    }
     pub fn master_adver_int(&self) -> Duration {
         self.master_adver_int
     }
@@ -159,6 +176,8 @@ impl Instance {
             Input::Track(change) => self.on_track(now, change, &mut out),
             Input::Sync(cmd) => self.on_sync(now, cmd, &mut out),
             Input::Stop => self.stop(&mut out),
+            Input::Reconfigure(p) => self.reconfigure(now, *p, &mut out),
+            Input::Delete => self.delete(&mut out),
         }
         out
     }
@@ -297,6 +316,54 @@ impl Instance {
         self.notify(out, "shutdown".into());
     }
 
+    fn delete(&mut self, out: &mut Vec<Action>) {
+        self.release(out);
+        self.state = State::Stop;
+        self.last_master = None;
+        out.push(Action::Deleted {
+            priority: self.priority,
+        });
+    }
+
+    /// keepalived keeps a reloaded instance's state: a MASTER advertises its new priority and
+    /// interval from its next advert on, a BACKUP's Master_Down_Timer only ever shortens (a new
+    /// priority that wins with preempt takes over through the normal protocol, as the next
+    /// lower priority advert is discarded).
+    fn reconfigure(&mut self, now: Instant, p: InstanceParams, out: &mut Vec<Action>) {
+        let old = std::mem::replace(&mut self.p, p);
+        let priority = effective_priority(self.p.priority, self.track_delta);
+        if priority != self.priority {
+            out.push(Action::Log(format!(
+                "Changing effective priority from {} to {} (reload)",
+                self.priority, priority
+            )));
+            self.priority = priority;
+        }
+        let interval_changed = self.p.advert_interval != old.advert_interval;
+        match self.state {
+            State::Master if interval_changed => {
+                self.master_adver_int = self.p.advert_interval;
+                let next = now + self.p.advert_interval;
+                self.timer = Some(self.timer.map_or(next, |t| t.min(next)));
+            }
+            State::Backup if self.p.is_address_owner() => {
+                self.become_master(now, "address owner (priority 255)".into(), out);
+            }
+            State::Backup => {
+                // VRRPv3 backups time the master by its advertised interval, learnt from its
+                // adverts; VRRPv2 ones by their own.
+                if interval_changed && self.p.version == Version::V2 {
+                    self.master_adver_int = self.p.advert_interval;
+                }
+                let due = now + self.down_interval();
+                if self.timer.is_none_or(|t| due < t) {
+                    self.timer = Some(due);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn on_packet(&mut self, now: Instant, rx: RxPacket, out: &mut Vec<Action>) {
         if !matches!(self.state, State::Backup | State::Master) {
             return;
@@ -419,6 +486,7 @@ impl Instance {
     }
 
     fn on_track(&mut self, now: Instant, change: TrackChange, out: &mut Vec<Action>) {
+        self.track_delta = change.verdict.delta;
         let new = effective_priority(self.p.priority, change.verdict.delta);
         if new != self.priority {
             out.push(Action::Log(format!(

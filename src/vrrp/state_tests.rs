@@ -534,3 +534,6 @@ fn arbitrary_packets_never_panic_the_instance() {
         )
         .expect("no panic");
 }
+
+#[path = "state_reload_tests.rs"]
+mod reload;

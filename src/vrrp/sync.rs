@@ -51,6 +51,48 @@ impl SyncGroup {
         }
     }
 
+    /// A group rebuilt by a reload around running members, each as (name, state, own fault,
+    /// sync-faulted now); `reconcile` then makes it consistent.
+    pub fn with_members(name: &str, members: &[(&str, State, bool, bool)]) -> Self {
+        SyncGroup {
+            name: name.to_string(),
+            members: members
+                .iter()
+                .map(|&(m, state, own_fault, sync_faulted)| Member {
+                    name: m.to_string(),
+                    state,
+                    own_fault,
+                    sync_faulted,
+                })
+                .collect(),
+        }
+    }
+
+    /// Commands that make a rebuilt group consistent: sync faults while another member has a
+    /// fault of its own (recoveries where none has), and without faults the BACKUP members
+    /// follow a member that is MASTER, as when it became MASTER.
+    pub fn reconcile(&mut self) -> Vec<(usize, SyncCommand)> {
+        let recovered = format!("sync group {}: rebuilt by reload", self.name);
+        let mut out = self.propagate_faults(&recovered);
+        if self.members.iter().any(|m| m.own_fault) {
+            return out;
+        }
+        let Some(master) = self.members.iter().find(|m| m.state == State::Master) else {
+            return out;
+        };
+        let reason = format!(
+            "sync group {}: {} is in MASTER state",
+            self.name, master.name
+        );
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if m.state == State::Backup {
+                m.state = State::Master;
+                out.push((i, SyncCommand::Master(reason.clone())));
+            }
+        }
+        out
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -89,7 +131,8 @@ impl SyncGroup {
         me.state = state;
         me.own_fault = own_fault;
         let who = me.name.clone();
-        let mut out = self.propagate_faults(&who);
+        let recovered = format!("sync group {}: {who} recovered", self.name);
+        let mut out = self.propagate_faults(&recovered);
         let group_faulty = self.members.iter().any(|m| m.own_fault);
         if prev == state || group_faulty {
             return out;
@@ -117,8 +160,9 @@ impl SyncGroup {
         out
     }
 
-    /// Every member must be sync-faulted exactly while some other member has its own fault.
-    fn propagate_faults(&mut self, who: &str) -> Vec<(usize, SyncCommand)> {
+    /// Every member must be sync-faulted exactly while some other member has its own fault;
+    /// `recovered` is the reason given to members that recover.
+    fn propagate_faults(&mut self, recovered: &str) -> Vec<(usize, SyncCommand)> {
         let faulty: Vec<String> = self
             .members
             .iter()
@@ -140,10 +184,7 @@ impl SyncGroup {
                     let why = format!("sync group {}: {c} is in FAULT state", self.name);
                     out.push((i, SyncCommand::Fault(why)));
                 }
-                None => {
-                    let why = format!("sync group {}: {who} recovered", self.name);
-                    out.push((i, SyncCommand::Recover(why)));
-                }
+                None => out.push((i, SyncCommand::Recover(recovered.to_string()))),
             }
         }
         out
@@ -309,6 +350,58 @@ mod tests {
         );
         assert_eq!(r.states(), (State::Backup, State::Backup));
         assert_eq!(r.last_reason(0), "sync group VG_1: VI_2 recovered");
+    }
+
+    #[test]
+    fn a_group_rebuilt_by_reload_pulls_backups_to_the_master_and_settles_faults() {
+        // VI_1 MASTER and VI_2 BACKUP are grouped by a reload: VI_2 follows VI_1.
+        let mut g = SyncGroup::with_members(
+            "G",
+            &[
+                ("VI_1", State::Master, false, false),
+                ("VI_2", State::Backup, false, false),
+            ],
+        );
+        assert_eq!(
+            g.reconcile(),
+            [(
+                1,
+                SyncCommand::Master("sync group G: VI_1 is in MASTER state".into())
+            )]
+        );
+        assert_eq!(g.reconcile(), [], "consistent now");
+
+        // VI_3 has a fault of its own: the others fault with it, nobody is pulled to MASTER.
+        let mut g = SyncGroup::with_members(
+            "G",
+            &[
+                ("VI_1", State::Master, false, false),
+                ("VI_3", State::Fault, true, false),
+            ],
+        );
+        assert_eq!(
+            g.reconcile(),
+            [(
+                0,
+                SyncCommand::Fault("sync group G: VI_3 is in FAULT state".into())
+            )]
+        );
+
+        // VI_2 was faulted by a member the reload took out of its group: it recovers.
+        let mut g = SyncGroup::with_members(
+            "G",
+            &[
+                ("VI_1", State::Backup, false, false),
+                ("VI_2", State::Fault, false, true),
+            ],
+        );
+        assert_eq!(
+            g.reconcile(),
+            [(
+                1,
+                SyncCommand::Recover("sync group G: rebuilt by reload".into())
+            )]
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Daemon {
     /// keepalived's VRRP child, which survives a SIGKILL of its parent.
     extra_pid_file: Option<PathBuf>,
     pub log: PathBuf,
+    /// The configuration file it reads (again on SIGHUP).
+    pub conf: PathBuf,
 }
 
 pub struct Lab {
@@ -162,6 +164,7 @@ impl Lab {
             child: Some(child),
             extra_pid_file: None,
             log,
+            conf,
         });
         n
     }
@@ -192,6 +195,7 @@ impl Lab {
             child: Some(child),
             extra_pid_file: Some(vrrp_pid),
             log,
+            conf,
         });
         n
     }
@@ -210,6 +214,24 @@ impl Lab {
 
     pub fn log(&self, d: usize) -> String {
         std::fs::read_to_string(&self.daemons[d].log).unwrap_or_default()
+    }
+
+    /// Replaces the daemon's configuration file and sends SIGHUP.
+    pub fn reload(&mut self, d: usize, conf: &str) {
+        std::fs::write(&self.daemons[d].conf, conf).expect("write config");
+        self.signal(d, libc::SIGHUP);
+    }
+
+    /// Polls the daemon's log until `needle` occurs in it `count` times; false at the timeout.
+    pub fn wait_log(&self, d: usize, needle: &str, count: usize, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.log(d).matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// Sends `sig`; SIGKILL also kills keepalived's VRRP child, as a crash of the whole daemon.

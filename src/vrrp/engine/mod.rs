@@ -2,6 +2,8 @@
 //! monitor feed it events over a channel; it feeds the pure `Instance`s, sleeps until their next
 //! deadline and performs their actions (adverts, VIPs, GARP, notify) in order.
 
+mod listen;
+mod reload;
 mod scripts;
 mod setup;
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -21,7 +24,7 @@ use crate::status;
 use crate::vrrp::announce::Announcer;
 use crate::vrrp::netlink::{self, Link, Netlink, NetlinkError, Vip};
 use crate::vrrp::packet::{Endpoints, Family};
-use crate::vrrp::socket::{RxError, RxSocket, TxSocket};
+use crate::vrrp::socket::{RxError, TxSocket};
 use crate::vrrp::sync::SyncGroup;
 use crate::vrrp::track::{Kind, ScriptState, Tracker};
 use crate::vrrp::validate::{Reject, RxPacket};
@@ -53,13 +56,19 @@ pub enum EngineError {
 pub enum Control {
     /// Clean shutdown: masters send priority 0 and drop their VIPs, notify_stop runs.
     Stop,
+    /// A new, valid configuration: apply only the differences (see `vrrp::reload`).
+    Reload(std::sync::Arc<Config>),
 }
 
 /// One running instance and what its actions need.
 pub struct Slot {
     vi: Instance,
     cfg: VrrpInstance,
+    /// The interface adverts leave and arrive on (the VMAC, or the instance's interface).
     ifindex: u32,
+    io_name: String,
+    /// TTL / hop limit the send socket was opened with.
+    ttl: u8,
     primary: IpAddr,
     dests: Vec<IpAddr>,
     tx: TxSocket,
@@ -83,6 +92,8 @@ enum Event {
     },
     Script {
         name: String,
+        /// Which run of the script's task (a reload that changes the script starts a new one).
+        gen: u64,
         ok: bool,
     },
     Link(Link),
@@ -101,9 +112,16 @@ struct Group {
 }
 
 struct Engine {
+    /// The configuration running now.
+    cfg: std::sync::Arc<Config>,
     slots: Vec<Slot>,
     groups: Vec<Group>,
-    scripts: HashMap<String, ScriptState>,
+    /// Tracked vrrp_scripts: result filter, task generation and task.
+    scripts: HashMap<String, RunningScript>,
+    next_gen: u64,
+    file_watcher: Option<JoinHandle<()>>,
+    listeners: listen::Listeners,
+    ev_tx: mpsc::UnboundedSender<Event>,
     nl: Netlink,
     notifier: Notifier,
     /// Rejected packets by reason, and the (reason, peer) pairs already logged.
@@ -117,52 +135,48 @@ struct Engine {
     garp_gap: (Duration, Duration),
 }
 
+struct RunningScript {
+    state: ScriptState,
+    gen: u64,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The notify FIFO of a configuration: vrrp_notify_fifo, else notify_fifo.
+fn fifo_path(cfg: &Config) -> Option<std::path::PathBuf> {
+    cfg.global
+        .vrrp_notify_fifo
+        .as_ref()
+        .or(cfg.global.notify_fifo.as_ref())
+        .map(|s| s.command.clone().into())
+}
+
 /// Runs until `Control::Stop`; returns after the clean shutdown.
-pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), EngineError> {
+pub async fn run(
+    shared: std::sync::Arc<Config>,
+    mut ctl: mpsc::Receiver<Control>,
+) -> Result<(), EngineError> {
+    let cfg = &*shared;
+    // Without instances the engine waits; a reload that brings some starts it.
+    let mut first_reload = None;
     if cfg.vrrp_instances.is_empty() {
         info!("no vrrp_instance configured, VRRP engine idle");
         status::emit(status::Event::Ready(status::Engine::Vrrp));
-        while let Some(c) = ctl.recv().await {
-            if matches!(c, Control::Stop) {
-                break;
+        loop {
+            match ctl.recv().await {
+                Some(Control::Reload(c)) if !c.vrrp_instances.is_empty() => {
+                    first_reload = Some(c);
+                    break;
+                }
+                Some(Control::Reload(_)) => info!("reload: still no vrrp_instance"),
+                Some(Control::Stop) | None => return Ok(()),
             }
         }
-        return Ok(());
     }
     let nl = Netlink::open()?;
-    let built = setup::build(&nl, cfg).await?;
+    let slots = setup::build(&nl, cfg).await?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-    for ((ifname, ifindex, family), groups) in built.listeners {
-        let sock =
-            RxSocket::open(&ifname, ifindex, family, &groups).map_err(|e| EngineError::Socket {
-                instance: ifname.clone(),
-                what: format!("receive socket on {ifname}"),
-                source: e,
-            })?;
-        let tx = ev_tx.clone();
-        tokio::task::spawn_local(async move {
-            loop {
-                match sock.recv().await {
-                    Ok(rx) => {
-                        if tx
-                            .send(Event::Packet {
-                                ifindex,
-                                family,
-                                rx,
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        warn!("receive on {ifname}: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        });
-    }
+    let mut listeners = listen::Listeners::default();
+    listeners.sync(setup::listeners(&slots), &ev_tx)?;
     let (link_tx, mut link_rx) = mpsc::unbounded_channel();
     netlink::monitor_links(link_tx)?;
     {
@@ -175,48 +189,21 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
             }
         });
     }
-    let script_tasks = scripts::spawn(cfg, &built.slots, ev_tx.clone());
 
-    let fifo = cfg
-        .global
-        .vrrp_notify_fifo
-        .as_ref()
-        .or(cfg.global.notify_fifo.as_ref())
-        .map(|s| s.command.clone().into());
     let mut eng = Engine {
-        groups: cfg
-            .sync_groups
-            .iter()
-            .map(|g| {
-                let names: Vec<&str> = g.group.iter().map(String::as_str).collect();
-                Group {
-                    core: SyncGroup::new(&g.name, &names),
-                    members: g
-                        .group
-                        .iter()
-                        .map(|m| built.slots.iter().position(|s| &s.cfg.name == m))
-                        .collect(),
-                    notify: g.notify.clone(),
-                    last: State::Init,
-                }
-            })
-            .collect(),
-        slots: built.slots,
-        scripts: cfg
-            .vrrp_scripts
-            .iter()
-            .map(|s| {
-                (
-                    s.name.clone(),
-                    ScriptState::new(s.rise, s.fall, s.init_fail),
-                )
-            })
-            .collect(),
+        cfg: shared.clone(),
+        groups: Vec::new(),
+        slots,
+        scripts: HashMap::new(),
+        next_gen: 0,
+        file_watcher: scripts::spawn_file_watcher(cfg, ev_tx.clone()),
+        listeners,
+        ev_tx,
         nl,
         notifier: Notifier::new(
             cfg.global.script_user.clone(),
             cfg.global.enable_script_security,
-            fifo,
+            fifo_path(cfg),
         ),
         rejects: HashMap::new(),
         logged: HashSet::new(),
@@ -227,8 +214,12 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
             cfg.global.vrrp_gna_interval.0,
         ),
     };
+    eng.rebuild_groups(Vec::new());
+    for name in crate::vrrp::reload::tracked_scripts(cfg) {
+        eng.start_script(&name);
+    }
 
-    if !cfg.global.vrrp_startup_delay.0.is_zero() {
+    if first_reload.is_none() && !cfg.global.vrrp_startup_delay.0.is_zero() {
         info!(
             "delaying VRRP start by {:?}",
             cfg.global.vrrp_startup_delay.0
@@ -236,21 +227,12 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
         tokio::time::sleep(cfg.global.vrrp_startup_delay.0).await;
     }
     for i in 0..eng.slots.len() {
-        let verdict = eng.slots[i].tracker.verdict();
-        if verdict != Default::default() {
-            let reason = verdict
-                .fault
-                .clone()
-                .unwrap_or_else(|| "initial tracking".into());
-            eng.feed(
-                i,
-                Input::Track(crate::vrrp::track::TrackChange { reason, verdict }),
-            )
-            .await;
-        }
-        eng.feed(i, Input::Start).await;
+        eng.start_slot(i).await;
     }
-    status::emit(status::Event::Ready(status::Engine::Vrrp));
+    match first_reload {
+        Some(c) => eng.reload(c).await,
+        None => status::emit(status::Event::Ready(status::Engine::Vrrp)),
+    }
 
     loop {
         let deadline = eng
@@ -266,16 +248,20 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
             }
         };
         tokio::select! {
-            c = ctl.recv() => {
-                if matches!(c, Some(Control::Stop) | None) {
-                    break;
-                }
-            }
+            c = ctl.recv() => match c {
+                Some(Control::Reload(new)) => eng.reload(new).await,
+                Some(Control::Stop) | None => break,
+            },
             Some(ev) = ev_rx.recv() => eng.on_event(ev).await,
             _ = sleep => eng.on_timers().await,
         }
     }
-    for t in script_tasks {
+    for s in eng.scripts.values_mut() {
+        if let Some(t) = s.task.take() {
+            t.abort();
+        }
+    }
+    if let Some(t) = eng.file_watcher.take() {
         t.abort();
     }
     for i in 0..eng.slots.len() {
@@ -301,6 +287,88 @@ fn reason_key(r: &Reject) -> String {
 }
 
 impl Engine {
+    /// Starts a slot as at daemon start: its initial tracking, then `Start`.
+    async fn start_slot(&mut self, i: usize) {
+        let verdict = self.slots[i].tracker.verdict();
+        if verdict != Default::default() {
+            let reason = verdict
+                .fault
+                .clone()
+                .unwrap_or_else(|| "initial tracking".into());
+            self.feed(
+                i,
+                Input::Track(crate::vrrp::track::TrackChange { reason, verdict }),
+            )
+            .await;
+        }
+        self.feed(i, Input::Start).await;
+    }
+
+    /// Starts a tracked vrrp_script's task with a fresh result filter.
+    fn start_script(&mut self, name: &str) {
+        let Some(def) = self.cfg.vrrp_scripts.iter().find(|s| s.name == name) else {
+            return;
+        };
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        let task = scripts::spawn(def, &self.cfg.global, gen, &self.ev_tx);
+        let state = ScriptState::new(def.rise, def.fall, def.init_fail);
+        if let Some(old) = self
+            .scripts
+            .insert(name.to_string(), RunningScript { state, gen, task })
+        {
+            if let Some(t) = old.task {
+                t.abort();
+            }
+        }
+    }
+
+    fn stop_script(&mut self, name: &str) {
+        if let Some(t) = self.scripts.remove(name).and_then(|s| s.task) {
+            t.abort();
+        }
+    }
+
+    /// Sync groups of the running configuration around the current slots; `old` gives each
+    /// group's last notified state, so an unchanged group notifies nothing.
+    fn rebuild_groups(&mut self, old: Vec<Group>) {
+        let slots = &self.slots;
+        self.groups = self
+            .cfg
+            .sync_groups
+            .iter()
+            .map(|g| {
+                let members: Vec<Option<usize>> = g
+                    .group
+                    .iter()
+                    .map(|m| slots.iter().position(|s| &s.cfg.name == m))
+                    .collect();
+                let seeds: Vec<(&str, State, bool, bool)> = g
+                    .group
+                    .iter()
+                    .zip(&members)
+                    .map(|(m, idx)| match idx {
+                        Some(j) => {
+                            let vi = &slots[*j].vi;
+                            let (own, sync) = (vi.own_fault().is_some(), vi.sync_fault().is_some());
+                            (m.as_str(), vi.state(), own, sync)
+                        }
+                        None => (m.as_str(), State::Init, false, false),
+                    })
+                    .collect();
+                Group {
+                    core: SyncGroup::with_members(&g.name, &seeds),
+                    members,
+                    notify: g.notify.clone(),
+                    last: old
+                        .iter()
+                        .find(|o| o.core.name() == g.name)
+                        .map_or(State::Init, |o| o.last),
+                }
+            })
+            .collect();
+    }
+
     async fn on_timers(&mut self) {
         let now = std::time::Instant::now();
         for i in 0..self.slots.len() {
@@ -348,11 +416,11 @@ impl Engine {
                 }
                 self.rx_src = None;
             }
-            Event::Script { name, ok } => {
-                let Some(st) = self.scripts.get_mut(&name) else {
+            Event::Script { name, gen, ok } => {
+                let Some(st) = self.scripts.get_mut(&name).filter(|s| s.gen == gen) else {
                     return;
                 };
-                let Some(up) = st.record(ok) else {
+                let Some(up) = st.state.record(ok) else {
                     return;
                 };
                 info!(
@@ -370,6 +438,18 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Whether a MASTER other than slot `i` holds this address: it is never removed on `i`'s
+    /// behalf (two instances may carry one address).
+    fn held_elsewhere(&self, i: usize, addr: IpAddr, ifindex: u32) -> bool {
+        self.slots.iter().enumerate().any(|(j, s)| {
+            j != i
+                && s.vi.state() == State::Master
+                && s.vips
+                    .iter()
+                    .any(|v| v.addr == addr && v.ifindex == ifindex)
+        })
     }
 
     /// check_unicast_src: a unicast instance accepts adverts from its unicast_peers only.
@@ -509,12 +589,18 @@ impl Engine {
                         }
                     }
                     for v in self.slots[i].vips.clone() {
+                        if self.held_elsewhere(i, v.addr, v.ifindex) {
+                            continue;
+                        }
                         if let Err(e) = self.nl.del(&v).await {
                             warn!("({name}) {e}");
                         }
                     }
                 }
-                Action::SendGarp { count } => self.garp(i, count),
+                Action::SendGarp { count } => {
+                    let vips = self.slots[i].vips.clone();
+                    self.garp(i, &vips, count)
+                }
                 Action::Notify {
                     state,
                     priority,
@@ -547,17 +633,27 @@ impl Engine {
                     }
                 }
                 Action::Log(s) => info!("({name}) {s}"),
+                Action::Deleted { priority } => {
+                    info!("({name}) removed by reload");
+                    status::emit(status::Event::VrrpState {
+                        instance: name.clone(),
+                        state: State::Stop,
+                        priority,
+                    });
+                    let (ev, scripts) = notify::deleted(&name, priority, &self.slots[i].cfg.notify);
+                    self.notifier.notify(&ev, &scripts);
+                }
             }
         }
     }
 
-    /// Sends a burst for every VIP; with vrrp_garp_interval / vrrp_gna_interval the messages
-    /// are spaced by a task so the engine never waits.
-    fn garp(&self, i: usize, count: u32) {
+    /// Sends a burst for each of `vips`; with vrrp_garp_interval / vrrp_gna_interval the
+    /// messages are spaced by a task so the engine never waits.
+    fn garp(&self, i: usize, vips: &[Vip], count: u32) {
         let s = &self.slots[i];
         let name = s.vi.name().to_string();
         info!("({name}) Sending/queueing gratuitous ARPs / unsolicited NAs for the VIPs");
-        for v in &s.vips {
+        for v in vips {
             let Some((_, ann)) = s.announcers.iter().find(|(idx, _)| *idx == v.ifindex) else {
                 continue;
             };

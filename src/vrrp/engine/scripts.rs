@@ -1,5 +1,6 @@
 //! vrrp_script runners: one task per script some instance or sync group tracks, running it every
-//! `interval` with its `timeout` (a run killed at the timeout counts as a failure).
+//! `interval` with its `timeout` (a run killed at the timeout counts as a failure). Each task
+//! reports with a generation number, so results of a task a reload replaced are ignored.
 
 use std::time::Duration;
 
@@ -7,84 +8,74 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
-use super::{Event, Slot};
-use crate::config::model::Config;
+use super::Event;
+use crate::config::model::{Config, Global, VrrpScript};
 use crate::notify::command::{prepare, run};
 use crate::notify::security;
 
+/// Starts one script's task; None when it cannot run (it is then reported failed for good).
 pub(super) fn spawn(
-    cfg: &Config,
-    slots: &[Slot],
-    tx: mpsc::UnboundedSender<Event>,
-) -> Vec<JoinHandle<()>> {
-    let tracked = |name: &str| {
-        slots
-            .iter()
-            .any(|s| s.cfg.track_script.iter().any(|t| t.name == name))
-            || cfg
-                .sync_groups
-                .iter()
-                .any(|g| g.track_script.iter().any(|t| t.name == name))
+    s: &VrrpScript,
+    global: &Global,
+    gen: u64,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> Option<JoinHandle<()>> {
+    let prepared = match prepare(&s.script, global.script_user.as_ref(), &[]) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("VRRP_Script({}): {e}; it counts as failed", s.name);
+            report_failed(tx, &s.name, gen, s.fall);
+            return None;
+        }
     };
-    let mut tasks = Vec::new();
-    for s in cfg.vrrp_scripts.iter().filter(|s| tracked(&s.name)) {
-        let prepared = match prepare(&s.script, cfg.global.script_user.as_ref(), &[]) {
-            Ok(p) => p,
-            Err(e) => {
-                warn!("VRRP_Script({}): {e}; it counts as failed", s.name);
-                report_failed(&tx, &s.name, s.fall);
-                continue;
-            }
-        };
-        if let Err(why) = security::check(&prepared) {
-            if cfg.global.enable_script_security {
-                error!(
-                    "VRRP_Script({}) disabled: {why}; it counts as failed",
-                    s.name
-                );
-                report_failed(&tx, &s.name, s.fall);
-                continue;
-            }
-            warn!(
-                "VRRP_Script({}) SECURITY: runs as root although {why}",
+    if let Err(why) = security::check(&prepared) {
+        if global.enable_script_security {
+            error!(
+                "VRRP_Script({}) disabled: {why}; it counts as failed",
                 s.name
             );
+            report_failed(tx, &s.name, gen, s.fall);
+            return None;
         }
-        let interval = s.interval.0.max(Duration::from_millis(10));
-        // keepalived: the timeout defaults to the interval.
-        let timeout = s.timeout.map(|t| t.0).unwrap_or(interval);
-        let (tx, name) = (tx.clone(), s.name.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let outcome = run(&prepared, Some(timeout)).await;
-                if !outcome.success() {
-                    tracing::debug!("VRRP_Script({name}) ended with {outcome:?}");
-                }
-                let ok = outcome.success();
-                if tx
-                    .send(Event::Script {
-                        name: name.clone(),
-                        ok,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }));
+        warn!(
+            "VRRP_Script({}) SECURITY: runs as root although {why}",
+            s.name
+        );
     }
-    tasks.extend(spawn_file_watchers(cfg, tx));
-    tasks
+    let interval = s.interval.0.max(Duration::from_millis(10));
+    // keepalived: the timeout defaults to the interval.
+    let timeout = s.timeout.map(|t| t.0).unwrap_or(interval);
+    let (tx, name) = (tx.clone(), s.name.clone());
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let outcome = run(&prepared, Some(timeout)).await;
+            if !outcome.success() {
+                tracing::debug!("VRRP_Script({name}) ended with {outcome:?}");
+            }
+            let ok = outcome.success();
+            if tx
+                .send(Event::Script {
+                    name: name.clone(),
+                    gen,
+                    ok,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }))
 }
 
 /// A script that cannot run is failed for good: as many failures as `fall` needs.
-fn report_failed(tx: &mpsc::UnboundedSender<Event>, name: &str, fall: u32) {
+fn report_failed(tx: &mpsc::UnboundedSender<Event>, name: &str, gen: u64, fall: u32) {
     for _ in 0..fall.max(1) {
         let _ = tx.send(Event::Script {
             name: name.to_string(),
+            gen,
             ok: false,
         });
     }
@@ -93,8 +84,11 @@ fn report_failed(tx: &mpsc::UnboundedSender<Event>, name: &str, fall: u32) {
 /// How often track_files are read (keepalived watches them with inotify).
 const FILE_POLL: Duration = Duration::from_millis(500);
 
-/// One task reading every tracked track_file, reporting changed values.
-fn spawn_file_watchers(cfg: &Config, tx: mpsc::UnboundedSender<Event>) -> Option<JoinHandle<()>> {
+/// One task reading every track_file, reporting each value once at start and then its changes.
+pub(super) fn spawn_file_watcher(
+    cfg: &Config,
+    tx: mpsc::UnboundedSender<Event>,
+) -> Option<JoinHandle<()>> {
     let files: Vec<(String, String)> = cfg
         .track_files
         .iter()

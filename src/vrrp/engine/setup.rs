@@ -1,17 +1,18 @@
 //! Turning the config model into running slots: interfaces resolved, sockets open, trackers
-//! filled, leftover VIPs cleared.
+//! filled, leftover VIPs cleared; the pieces are reused by a reload to update a slot in place.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::listen::ListenKey;
 use super::{EngineError, Slot};
-use crate::config::model::{Config, Track, UseVmac, VrrpInstance};
+use crate::config::model::{Config, Track, UseVmac, VrrpInstance, VrrpScript};
 use crate::vrrp::announce::Announcer;
-use crate::vrrp::from_config::{family, instance_params};
+use crate::vrrp::from_config::{destinations, family, instance_params, interface_of, send_ttl};
 use crate::vrrp::netlink::{Link, Netlink, Vip};
 use crate::vrrp::packet::Family;
 use crate::vrrp::routes::route_message;
@@ -21,22 +22,12 @@ use crate::vrrp::track::{Kind, Status, Tracker};
 use crate::vrrp::vmac::{self, Vmac};
 use crate::vrrp::Instance;
 use netlink_packet_route::address::AddressScope;
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 
 /// How long to wait for an interface address (an IPv6 link-local one is tentative for a
 /// moment after the link comes up).
 const ADDRESS_WAIT: Duration = Duration::from_secs(5);
-
-/// Where the instance sends adverts: the multicast group, or its unicast peers.
-pub fn destinations(cfg: &Config, inst: &VrrpInstance) -> Vec<IpAddr> {
-    if !inst.unicast_peer.is_empty() {
-        return inst.unicast_peer.iter().map(|p| p.addr).collect();
-    }
-    let group = match family(inst) {
-        Family::V4 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group4),
-        Family::V6 => inst.mcast_dst_ip.unwrap_or(cfg.global.vrrp_mcast_group6),
-    };
-    vec![group]
-}
 
 /// The advert source: configured, else the interface's first address of the family that is not
 /// a VIP (IPv6: the link-local one, as RFC 5798 requires for multicast).
@@ -76,10 +67,16 @@ async fn primary_address(
 }
 
 /// IPv6 link-local addresses are unusable until DAD completes: retry binding for a while.
-async fn open_tx(link: &Link, src: IpAddr, ttl: u8, name: &str) -> Result<TxSocket, EngineError> {
+pub async fn open_tx(
+    ifname: &str,
+    ifindex: u32,
+    src: IpAddr,
+    ttl: u8,
+    name: &str,
+) -> Result<TxSocket, EngineError> {
     let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
     loop {
-        match TxSocket::open(&link.name, link.index, src, ttl) {
+        match TxSocket::open(ifname, ifindex, src, ttl) {
             Ok(s) => return Ok(s),
             Err(e)
                 if e.raw_os_error() == Some(libc::EADDRNOTAVAIL)
@@ -90,7 +87,7 @@ async fn open_tx(link: &Link, src: IpAddr, ttl: u8, name: &str) -> Result<TxSock
             Err(e) => {
                 return Err(EngineError::Socket {
                     instance: name.to_string(),
-                    what: format!("send socket on {} from {src}", link.name),
+                    what: format!("send socket on {ifname} from {src}"),
                     source: e,
                 })
             }
@@ -113,7 +110,17 @@ pub fn read_track_file(path: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn add_tracks(tracker: &mut Tracker, cfg: &Config, t: Tracks, links: &HashMap<String, Link>) {
+/// Whether a vrrp_script counts as succeeding now: its running filter's status, or its initial
+/// one (`init_fail`) for a script that has not run yet.
+pub type ScriptUp<'a> = &'a dyn Fn(&VrrpScript) -> bool;
+
+fn add_tracks(
+    tracker: &mut Tracker,
+    cfg: &Config,
+    t: Tracks,
+    links: &HashMap<String, Link>,
+    script_up: ScriptUp,
+) {
     let Tracks {
         scripts,
         interfaces,
@@ -140,7 +147,7 @@ fn add_tracks(tracker: &mut Tracker, cfg: &Config, t: Tracks, links: &HashMap<St
             &s.name,
             t.weight.unwrap_or(s.weight),
             t.reverse || s.reverse,
-            Status::Up(!s.init_fail),
+            Status::Up(script_up(s)),
         );
     }
     for t in interfaces {
@@ -155,22 +162,11 @@ fn add_tracks(tracker: &mut Tracker, cfg: &Config, t: Tracks, links: &HashMap<St
     }
 }
 
-pub struct Built {
-    pub slots: Vec<Slot>,
-    /// (interface name, index, family) -> groups to join, one receiving socket each.
-    pub listeners: HashMap<(String, u32, Family), Vec<IpAddr>>,
-}
-
-pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
-    let mut links: HashMap<String, Link> = HashMap::new();
-    // Every interface named anywhere: instances, their VIPs, tracking.
+/// Every interface the configuration names for VRRP: instances, their VIPs and routes, tracking.
+pub async fn links(nl: &Netlink, cfg: &Config) -> HashMap<String, Link> {
     let mut names: Vec<String> = Vec::new();
     for inst in &cfg.vrrp_instances {
-        names.push(
-            inst.interface
-                .clone()
-                .unwrap_or_else(|| cfg.global.default_interface.clone()),
-        );
+        names.push(interface_of(cfg, inst));
         for a in inst
             .virtual_ipaddress
             .iter()
@@ -184,6 +180,7 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
     for g in &cfg.sync_groups {
         names.extend(g.track_interface.iter().map(|t| t.name.clone()));
     }
+    let mut links: HashMap<String, Link> = HashMap::new();
     for n in names {
         if links.contains_key(&n) {
             continue;
@@ -195,188 +192,273 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             Err(e) => warn!("{e}"),
         }
     }
+    links
+}
 
+/// Every slot of the configuration, at daemon start: any failure stops lvsd.
+pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Vec<Slot>, EngineError> {
+    let mut links = links(nl, cfg).await;
+    let mut announcers = HashMap::new();
     let mut slots = Vec::new();
-    let mut listeners: HashMap<(String, u32, Family), Vec<IpAddr>> = HashMap::new();
-    let mut announcers: HashMap<u32, Rc<Announcer>> = HashMap::new();
     for inst in &cfg.vrrp_instances {
-        let ifname = inst
-            .interface
-            .clone()
-            .unwrap_or_else(|| cfg.global.default_interface.clone());
-        let link = links
-            .get(&ifname)
-            .cloned()
-            .ok_or_else(|| EngineError::Interface {
-                instance: inst.name.clone(),
-                interface: ifname.clone(),
-            })?;
-        let primary = primary_address(nl, inst, &link).await?;
-        let params = instance_params(inst, primary);
-        let fam = params.family;
-        let dests = destinations(cfg, inst);
-        let ttl = match inst.unicast_peer.is_empty() {
-            true => 255,
-            false => inst.unicast_ttl.unwrap_or(255),
+        let initial = |s: &VrrpScript| !s.init_fail;
+        let ctx = SlotContext {
+            nl,
+            cfg,
+            script_up: &initial,
+            keep: &[],
         };
-        let vmac = match &inst.use_vmac {
-            Some(u) => Some(make_vmac(nl, inst, &link, primary, u).await?),
-            None => None,
-        };
-        // keepalived: unicast adverts with use_vmac need vmac_xmit_base.
-        let xmit_base = inst.vmac_xmit_base || !inst.unicast_peer.is_empty();
-        // Adverts go out and come in on the VMAC: a multicast frame whose source is a local
-        // private macvlan's MAC (the master's VMAC is ours too) reaches only that macvlan.
-        let io_link = match &vmac {
-            Some(v) if !xmit_base => v.link.clone(),
-            _ => link.clone(),
-        };
-        let tx = open_tx(&io_link, primary, ttl, &inst.name).await?;
-        if let Some(v) = &vmac {
-            links.insert(v.link.name.clone(), v.link.clone());
-        }
-        let groups = listeners
-            .entry((io_link.name.clone(), io_link.index, fam))
-            .or_default();
-        if inst.unicast_peer.is_empty() {
-            for d in &dests {
-                if !groups.contains(d) {
-                    groups.push(*d);
-                }
-            }
-        }
+        slots.push(build_slot(&ctx, inst, &mut links, &mut announcers).await?);
+    }
+    Ok(slots)
+}
 
-        let mut vips = Vec::new();
-        for a in inst
-            .virtual_ipaddress
-            .iter()
-            .chain(&inst.virtual_ipaddress_excluded)
-        {
-            let dev = match (&a.dev, &vmac) {
-                (Some(d), _) => d.as_str(),
-                // VIPs of the instance's family go on the VMAC, others stay on the interface.
-                (None, Some(v)) if Family::of(a.addr) == fam => v.link.name.as_str(),
-                (None, _) => ifname.as_str(),
-            };
-            let Some(l) = links.get(dev) else {
+/// What building a slot needs besides the instance.
+pub struct SlotContext<'a> {
+    pub nl: &'a Netlink,
+    pub cfg: &'a Config,
+    pub script_up: ScriptUp<'a>,
+    /// Addresses other running instances hold: not removed as leftovers.
+    pub keep: &'a [Vip],
+}
+
+/// One instance ready to start: interface resolved, VMAC created, socket open, tracker filled,
+/// leftover VIPs cleared. `links` and `announcers` are shared with the other slots.
+pub async fn build_slot(
+    ctx: &SlotContext<'_>,
+    inst: &VrrpInstance,
+    links: &mut HashMap<String, Link>,
+    announcers: &mut HashMap<u32, Rc<Announcer>>,
+) -> Result<Slot, EngineError> {
+    let nl = ctx.nl;
+    let ifname = interface_of(ctx.cfg, inst);
+    let link = links
+        .get(&ifname)
+        .cloned()
+        .ok_or_else(|| EngineError::Interface {
+            instance: inst.name.clone(),
+            interface: ifname.clone(),
+        })?;
+    let primary = primary_address(nl, inst, &link).await?;
+    let params = instance_params(inst, primary);
+    let ttl = send_ttl(inst);
+    let vmac = match &inst.use_vmac {
+        Some(u) => Some(make_vmac(nl, inst, &link, primary, u).await?),
+        None => None,
+    };
+    // keepalived: unicast adverts with use_vmac need vmac_xmit_base.
+    let xmit_base = inst.vmac_xmit_base || !inst.unicast_peer.is_empty();
+    // Adverts go out and come in on the VMAC: a multicast frame whose source is a local
+    // private macvlan's MAC (the master's VMAC is ours too) reaches only that macvlan.
+    let io_link = match &vmac {
+        Some(v) if !xmit_base => v.link.clone(),
+        _ => link.clone(),
+    };
+    let tx = open_tx(&io_link.name, io_link.index, primary, ttl, &inst.name).await?;
+    if let Some(v) = &vmac {
+        links.insert(v.link.name.clone(), v.link.clone());
+    }
+    let vips = resolve_vips(inst, &ifname, params.family, vmac.as_ref(), links);
+    let routes = resolve_routes(inst, links);
+    let rules = resolve_rules(inst);
+    let ann = announcers_for(&inst.name, &vips, links, announcers)?;
+    let tracker = tracker(ctx.cfg, inst, links, ctx.script_up);
+    let leftovers: Vec<Vip> = vips
+        .iter()
+        .filter(|v| {
+            !ctx.keep
+                .iter()
+                .any(|k| k.addr == v.addr && k.ifindex == v.ifindex)
+        })
+        .cloned()
+        .collect();
+    remove_leftovers(nl, &inst.name, params.is_address_owner(), &leftovers).await;
+    info!(
+        "({}) interface {} vrid {} priority {} from {primary}",
+        inst.name, link.name, params.vrid, params.priority
+    );
+    Ok(Slot {
+        vi: Instance::new(params),
+        cfg: inst.clone(),
+        ifindex: io_link.index,
+        io_name: io_link.name.clone(),
+        ttl,
+        primary,
+        dests: destinations(ctx.cfg, inst),
+        tx,
+        vips,
+        routes,
+        rules,
+        announcers: ann,
+        tracker,
+        vmac,
+    })
+}
+
+/// The instance's VIPs (and excluded ones) on their interfaces: `dev`, else the VMAC for the
+/// instance's family, else the instance's interface.
+pub fn resolve_vips(
+    inst: &VrrpInstance,
+    ifname: &str,
+    fam: Family,
+    vmac: Option<&Vmac>,
+    links: &HashMap<String, Link>,
+) -> Vec<Vip> {
+    let mut vips = Vec::new();
+    for a in inst
+        .virtual_ipaddress
+        .iter()
+        .chain(&inst.virtual_ipaddress_excluded)
+    {
+        let dev = match (&a.dev, vmac) {
+            (Some(d), _) => d.as_str(),
+            (None, Some(v)) if Family::of(a.addr) == fam => v.link.name.as_str(),
+            (None, _) => ifname,
+        };
+        let Some(l) = links.get(dev) else {
+            warn!(
+                "({}) {}: interface {dev} not found, skipped",
+                inst.name, a.addr
+            );
+            continue;
+        };
+        match Vip::from_config(a, l.index) {
+            Ok(v) => vips.push(v),
+            Err(e) => warn!("({}) {e}", inst.name),
+        }
+    }
+    vips
+}
+
+pub fn resolve_routes(
+    inst: &VrrpInstance,
+    links: &HashMap<String, Link>,
+) -> Vec<(String, RouteMessage)> {
+    let mut routes = Vec::new();
+    for r in &inst.virtual_routes {
+        let dev = match r.dev.as_deref().map(|d| (d, links.get(d))) {
+            None => None,
+            Some((_, Some(l))) => Some(l.index),
+            Some((d, None)) => {
                 warn!(
-                    "({}) {}: interface {dev} not found, skipped",
-                    inst.name, a.addr
+                    "({}) route {}: interface {d} not found, skipped",
+                    inst.name, r.to
                 );
                 continue;
-            };
-            match Vip::from_config(a, l.index) {
-                Ok(v) => vips.push(v),
-                Err(e) => warn!("({}) {e}", inst.name),
             }
-        }
-        let mut routes = Vec::new();
-        for r in &inst.virtual_routes {
-            let dev = match r.dev.as_deref().map(|d| (d, links.get(d))) {
-                None => None,
-                Some((_, Some(l))) => Some(l.index),
-                Some((d, None)) => {
-                    warn!(
-                        "({}) route {}: interface {d} not found, skipped",
-                        inst.name, r.to
-                    );
-                    continue;
-                }
-            };
-            match route_message(r, dev) {
-                Ok(m) => routes.push((r.to.clone(), m)),
-                Err(e) => warn!("({}) {e}, skipped", inst.name),
-            }
-        }
-        let mut rules = Vec::new();
-        for r in &inst.virtual_rules {
-            match rule_message(r) {
-                Ok(m) => rules.push((describe(r), m)),
-                Err(e) => warn!("({}) {e}, skipped", inst.name),
-            }
-        }
-        let mut ann = Vec::new();
-        for ifindex in vips.iter().map(|v| v.ifindex) {
-            if ann.iter().any(|(i, _)| *i == ifindex) {
-                continue;
-            }
-            let a = match announcers.get(&ifindex) {
-                Some(a) => a.clone(),
-                None => {
-                    let Some(l) = links.values().find(|l| l.index == ifindex) else {
-                        continue;
-                    };
-                    let a = Rc::new(
-                        Announcer::open(&l.name, l.index, &l.mac, true, true).map_err(|e| {
-                            EngineError::Socket {
-                                instance: inst.name.clone(),
-                                what: format!("GARP/NA socket on {}", l.name),
-                                source: e,
-                            }
-                        })?,
-                    );
-                    announcers.insert(ifindex, a.clone());
-                    a
-                }
-            };
-            ann.push((ifindex, a));
-        }
-
-        let mut tracker = Tracker::new();
-        let own_link = if inst.dont_track_primary {
-            Vec::new()
-        } else {
-            vec![Track {
-                name: ifname.clone(),
-                weight: None,
-                reverse: false,
-                span: Default::default(),
-            }]
         };
-        let if_tracks: Vec<Track> = own_link
-            .into_iter()
-            .chain(inst.track_interface.iter().cloned())
-            .collect();
-        let own = Tracks {
-            scripts: &inst.track_script,
-            interfaces: &if_tracks,
-            files: &inst.track_file,
-        };
-        add_tracks(&mut tracker, cfg, own, &links);
-        if let Some(g) = cfg
-            .sync_groups
-            .iter()
-            .find(|g| Some(&g.name) == inst.sync_group.as_ref())
-        {
-            let group = Tracks {
-                scripts: &g.track_script,
-                interfaces: &g.track_interface,
-                files: &g.track_file,
-            };
-            add_tracks(&mut tracker, cfg, group, &links);
+        match route_message(r, dev) {
+            Ok(m) => routes.push((r.to.clone(), m)),
+            Err(e) => warn!("({}) {e}, skipped", inst.name),
         }
-
-        remove_leftovers(nl, &inst.name, params.is_address_owner(), &vips).await;
-        info!(
-            "({}) interface {} vrid {} priority {} from {primary}",
-            inst.name, link.name, params.vrid, params.priority
-        );
-        slots.push(Slot {
-            vi: Instance::new(params),
-            cfg: inst.clone(),
-            ifindex: io_link.index,
-            primary,
-            dests,
-            tx,
-            vips,
-            routes,
-            rules,
-            announcers: ann,
-            tracker,
-            vmac,
-        });
     }
-    Ok(Built { slots, listeners })
+    routes
+}
+
+pub fn resolve_rules(inst: &VrrpInstance) -> Vec<(String, RuleMessage)> {
+    let mut rules = Vec::new();
+    for r in &inst.virtual_rules {
+        match rule_message(r) {
+            Ok(m) => rules.push((describe(r), m)),
+            Err(e) => warn!("({}) {e}, skipped", inst.name),
+        }
+    }
+    rules
+}
+
+/// GARP/NA senders for the interfaces carrying `vips`, opened once per interface.
+pub fn announcers_for(
+    name: &str,
+    vips: &[Vip],
+    links: &HashMap<String, Link>,
+    announcers: &mut HashMap<u32, Rc<Announcer>>,
+) -> Result<Vec<(u32, Rc<Announcer>)>, EngineError> {
+    let mut ann = Vec::new();
+    for ifindex in vips.iter().map(|v| v.ifindex) {
+        if ann.iter().any(|(i, _)| *i == ifindex) {
+            continue;
+        }
+        let a = match announcers.get(&ifindex) {
+            Some(a) => a.clone(),
+            None => {
+                let Some(l) = links.values().find(|l| l.index == ifindex) else {
+                    continue;
+                };
+                let a = Rc::new(
+                    Announcer::open(&l.name, l.index, &l.mac, true, true).map_err(|e| {
+                        EngineError::Socket {
+                            instance: name.to_string(),
+                            what: format!("GARP/NA socket on {}", l.name),
+                            source: e,
+                        }
+                    })?,
+                );
+                announcers.insert(ifindex, a.clone());
+                a
+            }
+        };
+        ann.push((ifindex, a));
+    }
+    Ok(ann)
+}
+
+/// The instance's tracked items with their current status: its own interface (unless
+/// dont_track_primary), its track_* lists and its sync group's.
+pub fn tracker(
+    cfg: &Config,
+    inst: &VrrpInstance,
+    links: &HashMap<String, Link>,
+    script_up: ScriptUp,
+) -> Tracker {
+    let mut tracker = Tracker::new();
+    let own_link = if inst.dont_track_primary {
+        Vec::new()
+    } else {
+        vec![Track {
+            name: interface_of(cfg, inst),
+            weight: None,
+            reverse: false,
+            span: Default::default(),
+        }]
+    };
+    let if_tracks: Vec<Track> = own_link
+        .into_iter()
+        .chain(inst.track_interface.iter().cloned())
+        .collect();
+    let own = Tracks {
+        scripts: &inst.track_script,
+        interfaces: &if_tracks,
+        files: &inst.track_file,
+    };
+    add_tracks(&mut tracker, cfg, own, links, script_up);
+    if let Some(g) = cfg
+        .sync_groups
+        .iter()
+        .find(|g| Some(&g.name) == inst.sync_group.as_ref())
+    {
+        let group = Tracks {
+            scripts: &g.track_script,
+            interfaces: &g.track_interface,
+            files: &g.track_file,
+        };
+        add_tracks(&mut tracker, cfg, group, links, script_up);
+    }
+    tracker
+}
+
+/// Receiving sockets the slots need: one per (interface, index, family), joined to the
+/// multicast groups of the instances on it (none for unicast ones).
+pub fn listeners(slots: &[Slot]) -> HashMap<ListenKey, BTreeSet<IpAddr>> {
+    let mut out: HashMap<ListenKey, BTreeSet<IpAddr>> = HashMap::new();
+    for s in slots {
+        let groups = out
+            .entry((s.io_name.clone(), s.ifindex, s.vi.params().family))
+            .or_default();
+        if s.cfg.unicast_peer.is_empty() {
+            groups.extend(s.dests.iter().copied());
+        }
+    }
+    out
 }
 
 /// Creates the instance's VMAC interface; for IPv6 it gets the interface's link-local address,
