@@ -98,19 +98,22 @@ fn syslog_carries_the_chosen_facility_and_the_vrrp_lines() {
         assert_eq!((pri >> 3, p), (19, pid), "{l}");
     }
 
-    // A warning carries severity 4: a reload that changes the VRRP section says it is not applied.
-    lab.write("lvsd0.conf", &VRRP.replace("priority 100", "priority 90"));
+    // A broken file on reload: its diagnostic is a warning line (severity 4) and the refusal an error
+    // (severity 3).
+    lab.write("lvsd0.conf", &VRRP.replace("priority 100", "priority 300"));
     lab.signal(d, libc::SIGHUP);
-    let lines = read_until(
-        &sock,
-        "VRRP part of the configuration changed",
-        Duration::from_secs(10),
-    );
-    let warn = lines
-        .iter()
-        .find(|l| l.contains("VRRP part of the configuration changed"))
-        .unwrap_or_else(|| panic!("no reload warning in syslog: {lines:#?}"));
-    assert_eq!(parse(warn).map(|p| p.0), Some(19 * 8 + 4), "{warn}");
+    let lines = read_until(&sock, "keeping the running configuration", Duration::from_secs(10));
+    let find = |what: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no '{what}' in syslog: {lines:#?}"))
+            .clone()
+    };
+    let diag = find("'priority'");
+    assert_eq!(parse(&diag).map(|p| p.0), Some(19 * 8 + 4), "{diag}");
+    let refused = find("keeping the running configuration");
+    assert_eq!(parse(&refused).map(|p| p.0), Some(19 * 8 + 3), "{refused}");
 
     // Without -l nothing goes to the console.
     assert_eq!(lab.log(d), "", "stderr without -l");
