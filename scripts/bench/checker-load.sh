@@ -6,6 +6,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin lvsd
-LVSD_BIN="$target/release/lvsd" KERNEL_LAB_QUIET=1 KERNEL_LAB_TIMEOUT=1800 \
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin lvsd --example bench_sink
+LAB_SINK_BIN="$target/release/examples/bench_sink" LVSD_BIN="$target/release/lvsd" KERNEL_LAB_QUIET=1 KERNEL_LAB_TIMEOUT=1800 \
 	exec "$root/scripts/kernel-lab" run "$root/scripts/bench/lab-checker-load.sh"

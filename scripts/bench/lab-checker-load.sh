@@ -25,7 +25,7 @@ run() { # label daemon conf port mode
 	case " $DAEMONS " in *" $2 "*) ;; *) return 0 ;; esac
 	ns=bck-$$; ip netns add "$ns"; ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
-	for _ in 1 2; do ip netns exec "$ns" python3 "$here/sink.py" "$4" "$5" & done
+	ip netns exec "$ns" "${LAB_SINK_BIN:?}" "$4" "$5" 4 &
 	sleep 1
 	local pid
 	if [ "$2" = lvsd ]; then

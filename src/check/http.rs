@@ -306,7 +306,11 @@ async fn get_on<S>(stream: S, host: &str, spec: &GetSpec<'_>) -> Result<Fetched,
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // Reads of 4 KiB (hyper starts at 8 KiB and grows): a health page is small, and with thousands
+    // of checks in flight against a slow pool the buffers were most of lvsd's memory.
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .read_buf_exact_size(Some(4096))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
     let version = match spec.protocol {
