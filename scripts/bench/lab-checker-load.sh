@@ -36,7 +36,14 @@ run() { # label daemon conf port mode
 		for _ in $(seq 100); do [ -s "$w/c.pid" ] && break; sleep 0.1; done
 		pid=$(cat "$w/c.pid")
 	fi
-	sleep "$WARM"
+	if [ -n "${LAB_TRACE_RSS:-}" ]; then # where the peak happens: RSS every 0.5 s during warm-up
+		for _ in $(seq $((WARM * 2))); do
+			awk '/VmRSS/ { printf "%d ", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null; sleep 0.5
+		done >&2
+		echo >&2
+	else
+		sleep "$WARM"
+	fi
 	local c0 o0 c1 o1 t0 t1 up
 	t0=$(date +%s.%N); c0=$(cpu "$pid"); o0=$(opens)
 	sleep "$WIN"

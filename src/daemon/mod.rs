@@ -181,13 +181,14 @@ async fn reload(
         return;
     };
     let new = Arc::new(new);
+    // Before the engines hear of it, so the status views are the new ones when their reports come.
+    crate::status::emit(crate::status::Event::Reloaded(new.clone()));
     if !cli.check && vrrp_tx.send(Control::Reload(new.clone())).await.is_err() {
         warn!("reload: VRRP is not running");
     }
     if !cli.vrrp && lvs_tx.send(lvs_engine::Control::Reload(new)).await.is_err() {
         warn!("reload: health checks and IPVS are not running");
     }
-    crate::status::emit(crate::status::Event::Reloaded);
     sdnotify::ready();
     info!("reload done");
 }

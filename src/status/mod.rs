@@ -56,7 +56,9 @@ pub enum Event {
         weight: u32,
         reason: String,
     },
-    Reloaded,
+    /// A valid configuration was loaded: the views follow it (instances and servers added or
+    /// removed), keeping what the engines reported for the objects that stay.
+    Reloaded(std::sync::Arc<Config>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +226,7 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
                 r.weight = weight;
             }
         }
-        Event::Reloaded => sn.reloads += 1,
+        Event::Reloaded(config) => sn.follow(config),
         Event::VrrpGroup { .. } | Event::Ready(_) => {}
     }
 }

@@ -78,6 +78,36 @@ pub struct Snapshot {
     pub reloads: u64,
 }
 
+impl Snapshot {
+    /// A reload: views for the new configuration; instances (by name) and real servers (by virtual
+    /// and real server address) that stay keep their state, priority, health and counters.
+    pub fn follow(&mut self, config: Arc<Config>) {
+        let mut next = Snapshot::new(config);
+        for i in &mut next.instances {
+            if let Some(old) = self.instances.iter().find(|o| o.cfg.name == i.cfg.name) {
+                i.state = old.state;
+                i.effective_priority = old.effective_priority;
+                i.last_transition = old.last_transition;
+                i.stats = old.stats.clone();
+            }
+        }
+        for vs in &mut next.servers {
+            let Some(old_vs) = self.servers.iter().find(|o| o.label == vs.label) else {
+                continue;
+            };
+            for rs in &mut vs.real_servers {
+                if let Some(old) = old_vs.real_servers.iter().find(|o| o.label == rs.label) {
+                    rs.alive = old.alive;
+                    rs.weight = old.weight;
+                }
+            }
+        }
+        next.rejects = std::mem::take(&mut self.rejects);
+        next.reloads = self.reloads + 1;
+        *self = next;
+    }
+}
+
 pub fn proto_name(p: Protocol) -> &'static str {
     match p {
         Protocol::Udp => "udp",

@@ -239,7 +239,8 @@ fn metrics_show_state_counters_and_health() {
         },
         now,
     );
-    apply(&mut sn, Event::Reloaded, now);
+    let same = sn.config.clone();
+    apply(&mut sn, Event::Reloaded(same), now);
     let m = http::metrics(&sn);
     for line in [
         "lvsd_vrrp_state{instance=\"VI_3\"} 2",
@@ -256,4 +257,61 @@ fn metrics_show_state_counters_and_health() {
     let st: serde_json::Value = serde_json::from_str(&http::status(&sn)).expect("status JSON");
     assert_eq!(st["vrrp_instances"][2]["state"], "MASTER");
     assert_eq!(st["virtual_servers"][0]["real_servers"][1]["up"], false);
+}
+
+#[test]
+fn a_reload_adds_and_removes_views_and_keeps_the_state_of_what_stays() {
+    let mut sn = snapshot(LVS);
+    let now = SystemTime::now();
+    apply(
+        &mut sn,
+        Event::VrrpState {
+            instance: "VI_1".into(),
+            state: State::Master,
+            priority: 100,
+        },
+        now,
+    );
+    apply(
+        &mut sn,
+        Event::RealServer {
+            vs: 0,
+            rs: 1,
+            alive: false,
+            weight: 1,
+            reason: String::new(),
+        },
+        now,
+    );
+    // VI_3 and the first real server go, VI_4 and a third real server come.
+    let next = LVS
+        .replace("vrrp_instance VI_3", "vrrp_instance VI_4")
+        .replace(
+            "  real_server 10.0.0.2 80 {\n    TCP_CHECK { connect_timeout 1 }\n  }\n",
+            "",
+        )
+        .replace(
+            "virtual_server 10.0.0.1 80 {\n  protocol TCP\n",
+            "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  real_server 10.0.0.4 80 {\n    TCP_CHECK { connect_timeout 1 }\n  }\n",
+        );
+    let new = std::sync::Arc::new(snapshot(&next).config.as_ref().clone());
+    apply(&mut sn, Event::Reloaded(new), now);
+    let names: Vec<&str> = sn.instances.iter().map(|i| i.cfg.name.as_str()).collect();
+    assert_eq!(names, ["VI_1", "VI_2", "VI_4"]);
+    assert_eq!(sn.instances[0].state, State::Master, "VI_1 keeps its state");
+    assert_eq!(sn.instances[2].state, State::Init, "VI_4 is new");
+    let rs: Vec<(&str, bool)> = sn.servers[0]
+        .real_servers
+        .iter()
+        .map(|r| (r.label.as_str(), r.alive))
+        .collect();
+    assert_eq!(
+        rs,
+        [("[10.0.0.4]:tcp:80", true), ("[10.0.0.3]:tcp:80", false)],
+        "10.0.0.3 keeps its DOWN state, 10.0.0.4 starts up, 10.0.0.2 is gone"
+    );
+    assert_eq!(sn.reloads, 1);
+    let m = http::metrics(&sn);
+    assert!(m.contains("instance=\"VI_4\""), "{m}");
+    assert!(!m.contains("instance=\"VI_3\""), "{m}");
 }
