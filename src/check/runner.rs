@@ -273,15 +273,16 @@ impl Scheduler {
             }
             tokio::select! {
                 _ = &mut sleep, if next.is_some() => {
-                    let now = Instant::now();
+                    // tokio's timer works in whole milliseconds and may fire up to one early: what
+                    // it fired for is due, or this loop would spin on an elapsed timer.
+                    let now = Instant::now().max(sleep.deadline());
                     while let Some(Reverse((at, id))) = self.queue.peek().copied() {
                         if at > now {
                             break;
                         }
                         self.queue.pop();
-                        let slot = &mut self.slots[id as usize];
-                        let _run = slot.core.handle(now.into_std(), Input::Due);
-                        let probe = slot.probe.clone();
+                        // Input::Due only answers Run: the probe starts here without asking.
+                        let probe = self.slots[id as usize].probe.clone();
                         running.push(Box::pin(async move { (id, probe.run().await) }));
                     }
                 }
