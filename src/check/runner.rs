@@ -232,13 +232,16 @@ async fn rs_task(
     mut rx: mpsc::UnboundedReceiver<(usize, Action)>,
     events: mpsc::Sender<CheckEvent>,
 ) {
-    let send = |e: RsEvent| {
+    // `initial`: the state a server starts in, not a change; at debug level, because every real server
+    // has one at start and after each reload (40,000 lines for a 10,000-service file).
+    let send = |e: RsEvent, initial: bool| {
         let (kind, reason) = match e {
             RsEvent::Up { reason } => (EventKind::Up, reason),
             RsEvent::Down { reason } => (EventKind::Down, reason),
             RsEvent::Weight { weight, reason } => (EventKind::Weight(weight), reason),
         };
         match kind {
+            _ if initial => tracing::debug!("Real server {name}: {reason} ({kind:?})"),
             EventKind::Up => tracing::info!("Real server {name} is up: {reason}"),
             EventKind::Down => tracing::warn!("Real server {name} is down: {reason}"),
             EventKind::Weight(w) => tracing::info!("Real server {name} weight {w}: {reason}"),
@@ -250,12 +253,12 @@ async fn rs_task(
             reason,
         }
     };
-    if events.send(send(state.initial())).await.is_err() {
+    if events.send(send(state.initial(), true)).await.is_err() {
         return;
     }
     while let Some((idx, action)) = rx.recv().await {
         for e in state.apply(idx, &action) {
-            if events.send(send(e)).await.is_err() {
+            if events.send(send(e, false)).await.is_err() {
                 return;
             }
         }
