@@ -136,11 +136,9 @@ impl Kernel {
                 let failed: Vec<String> = batch
                     .failed
                     .iter()
-                    .map(|(i, e)| {
-                        format!(
-                            "{}: {e}",
-                            ops.get(*i).map(ToString::to_string).unwrap_or_default()
-                        )
+                    .map(|(i, e)| match ops.get(*i) {
+                        Some(op) => format!("{op}: {}", e.reason()),
+                        None => e.to_string(),
                     })
                     .collect();
                 for f in &failed {

@@ -127,7 +127,7 @@ impl TableSync {
             if let Some(first) = back.first() {
                 report.drifted = true;
                 warn!(
-                    "IPVS: the kernel's table had drifted from what lvsd applied: {} difference(s), first: {first}; correcting",
+                    "IPVS: the kernel's table had drifted from what lvsd applied: {} operation(s) to restore it, the first: {first}; correcting",
                     back.len()
                 );
             }
@@ -197,11 +197,9 @@ impl TableSync {
                 .map(|(_, e)| e.errno())
         };
         let drift = self.mirror.record(&ops, errno);
-        let line = |i: usize, e: &ipvs::Error| {
-            format!(
-                "{}: {e}",
-                ops.get(i).map(ToString::to_string).unwrap_or_default()
-            )
+        let line = |i: usize, e: &ipvs::Error| match ops.get(i) {
+            Some(op) => format!("{op}: {}", e.reason()),
+            None => e.to_string(),
         };
         if let Some(&first) = drift.first() {
             let what = batch
