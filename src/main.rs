@@ -128,9 +128,14 @@ fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
                 .sync(&ipvs::Table::new(), |_, _| 0)
                 .map(|r| ("removed", r))
         }
-        _ => kernel
-            .sync(&desired, |k, d| director.config_rank(k, d))
-            .map(|r| ("programmed", r)),
+        _ => {
+            let ranks = director.ranks();
+            kernel
+                .sync(&desired, |k, d| {
+                    ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
+                })
+                .map(|r| ("programmed", r))
+        }
     };
     match result {
         Ok((what, r)) => {

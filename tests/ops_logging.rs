@@ -102,7 +102,11 @@ fn syslog_carries_the_chosen_facility_and_the_vrrp_lines() {
     // (severity 3).
     lab.write("lvsd0.conf", &VRRP.replace("priority 100", "priority 300"));
     lab.signal(d, libc::SIGHUP);
-    let lines = read_until(&sock, "keeping the running configuration", Duration::from_secs(10));
+    let lines = read_until(
+        &sock,
+        "keeping the running configuration",
+        Duration::from_secs(10),
+    );
     let find = |what: &str| {
         lines
             .iter()

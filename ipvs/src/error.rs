@@ -57,6 +57,16 @@ impl Error {
         }
     }
 
+    /// The cause without the object, for callers that name the object themselves
+    /// (`no such service` rather than `TCP 10.0.0.1:80: no such service`).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Kernel { target, errno } => explain(*errno, target),
+            Error::Invalid { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// True when the object to create already exists (EEXIST).
     pub fn is_exists(&self) -> bool {
         self.errno() == Some(libc::EEXIST)
@@ -149,6 +159,7 @@ mod tests {
             errno: libc::ESRCH,
         };
         assert_eq!(e.to_string(), "UDP 10.0.0.1:53: no such service");
+        assert_eq!(e.reason(), "no such service");
         assert!(e.is_not_found());
     }
 

@@ -257,7 +257,7 @@ impl Scheduler {
     async fn run(mut self, events: mpsc::Sender<CheckEvent>) {
         for i in 0..self.servers.len() {
             let e = self.servers[i].state.initial();
-            if events.send(event(&self.servers[i], e)).await.is_err() {
+            if events.send(event(&self.servers[i], e, true)).await.is_err() {
                 return;
             }
         }
@@ -339,7 +339,7 @@ impl Scheduler {
                 let server = slot.server as usize;
                 let idx = slot.idx as usize;
                 for e in self.servers[server].state.apply(idx, &a) {
-                    out.push(event(&self.servers[server], e));
+                    out.push(event(&self.servers[server], e, false));
                 }
             }
         }
@@ -348,7 +348,9 @@ impl Scheduler {
 }
 
 /// A real server's event for the director, logged as operators grep for it.
-fn event(s: &Server, e: RsEvent) -> CheckEvent {
+/// `initial`: the state a server starts in, not a change; at debug level, because every real server
+/// has one at start and after each reload (40,000 lines for a 10,000-service file).
+fn event(s: &Server, e: RsEvent, initial: bool) -> CheckEvent {
     {
         let name = &s.name;
         let (kind, reason) = match e {
@@ -357,6 +359,7 @@ fn event(s: &Server, e: RsEvent) -> CheckEvent {
             RsEvent::Weight { weight, reason } => (EventKind::Weight(weight), reason),
         };
         match kind {
+            _ if initial => tracing::debug!("Real server {name}: {reason} ({kind:?})"),
             EventKind::Up => tracing::info!("Real server {name} is up: {reason}"),
             EventKind::Down => tracing::warn!("Real server {name} is down: {reason}"),
             EventKind::Weight(w) => tracing::info!("Real server {name} weight {w}: {reason}"),

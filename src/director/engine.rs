@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub enum Control {
     Stop,
@@ -26,11 +26,12 @@ pub enum Control {
 type Ranks = std::sync::Arc<HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>>;
 
 enum KernelCmd {
-    /// The desired table; `drain`: servers it no longer has were removed by a reload and drain first.
+    /// The desired table; `reload`: it comes from a reload, so servers it no longer has drain first,
+    /// and the kernel's table is re-read afterwards (see sync.rs for why then).
     Sync {
         table: Table,
         ranks: Ranks,
-        drain: bool,
+        reload: bool,
     },
     Stop,
 }
@@ -97,16 +98,14 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
                     info!("ha_suspend: checks suspended for virtual servers {:?}", now);
                     suspended = now;
                     // What the checks said meanwhile counts from now on.
-                    let before = director.desired();
                     let (resumed, still): (HashMap<_, _>, HashMap<_, _>) =
                         std::mem::take(&mut held).into_iter().partition(|(k, _)| !suspended.contains(&k.0));
                     held = still;
                     for ev in resumed.into_values() {
                         act(apply_event(&mut director, ev), &fifo, &script_user);
                     }
-                    let after = director.desired();
-                    if after != before {
-                        let _ = ktx.send(KernelCmd::Sync { table: after, ranks: ranks.clone(), drain: false });
+                    if director.take_changed() {
+                        let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: false });
                     }
                 }
             }
@@ -116,7 +115,6 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
                     hold(&mut held, ev);
                     continue;
                 }
-                let before = director.desired();
                 act(apply_event(&mut director, ev), &fifo, &script_user);
                 // Take every event already queued before touching the kernel once.
                 while let Ok(ev) = erx.try_recv() {
@@ -126,23 +124,25 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
                     }
                     act(apply_event(&mut director, ev), &fifo, &script_user);
                 }
-                let now = director.desired();
-                if now != before {
-                    let _ = ktx.send(KernelCmd::Sync { table: now, ranks: ranks.clone(), drain: false });
+                // Only a change builds the table (initial-state events change nothing).
+                if director.take_changed() {
+                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: false });
                 }
             }
             c = ctl.recv() => match c {
                 Some(Control::Reload(new)) => {
                     cfg = new.clone();
                     suspended = suspended_services(&cfg);
-                    // Checkers restart from the states the old director knew; IPVS gets the difference.
-                    runner.shutdown().await;
-                    while erx.try_recv().is_ok() {}
+                    // Checkers restart from the states the old director knew; IPVS gets the difference
+                    // first, so the change does not wait for 40,000 checker tasks to stop and start.
+                    // Events still queued from the old checkers are dropped, not applied.
                     let mut next = Director::new(&new.virtual_servers, &new.virtual_server_groups);
                     next.carry_state_from(&director);
                     director = next;
                     ranks = std::sync::Arc::new(director.ranks());
-                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), drain: true });
+                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
+                    runner.shutdown().await;
+                    while erx.try_recv().is_ok() {}
                     runner = match Runner::start_from(&new, &director.alive_map(), etx.clone()) {
                         Ok(r) => r,
                         Err(e) => {
@@ -252,7 +252,7 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                 };
                 let mut stop = false;
                 let mut newest: Option<(Table, bool)> = None;
-                // Only the newest table matters, but a reload's drain request is kept.
+                // Only the newest table matters, but a reload's request is kept.
                 for c in cmd
                     .into_iter()
                     .chain(std::iter::from_fn(|| rx.try_recv().ok()))
@@ -265,10 +265,10 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                         KernelCmd::Sync {
                             table,
                             ranks: r,
-                            drain: d,
+                            reload,
                         } => {
-                            let d = d || newest.as_ref().is_some_and(|(_, was)| *was);
-                            newest = Some((table, d));
+                            let reload = reload || newest.as_ref().is_some_and(|(_, was)| *was);
+                            newest = Some((table, reload));
                             ranks = r;
                         }
                     }
@@ -277,11 +277,13 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                     break;
                 }
                 let now = std::time::Instant::now();
-                if let Some((table, d)) = newest {
-                    if d {
+                let mut reload = false;
+                if let Some((table, r)) = newest {
+                    if r {
                         drain.note_removed(&applied, &table, now);
                     }
                     applied = table;
+                    reload = r;
                 } else {
                     // A tick: count the draining servers' connections.
                     let mut conns = HashMap::new();
@@ -297,8 +299,37 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                     }
                 }
                 let effective = drain.effective(&applied);
-                if let Err(e) = kernel.sync(&effective, |k, d| rank_in(&ranks, k, d)) {
-                    error!("IPVS: {e}");
+                let rank = |k: &ipvs::ServiceKey, d: &ipvs::DestKey| rank_in(&ranks, k, d);
+                match kernel.sync(&effective, rank) {
+                    Ok(r) if reload => info!(
+                        "reload: IPVS: {} operation(s) applied ({} failed) in {:.3} s",
+                        r.ops,
+                        r.failed.len(),
+                        r.elapsed.as_secs_f64()
+                    ),
+                    Ok(r) if r.ops > 0 => debug!(
+                        "IPVS: {} operation(s) applied ({} failed) in {:.3} s",
+                        r.ops,
+                        r.failed.len(),
+                        r.elapsed.as_secs_f64()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => error!("IPVS: {e}"),
+                }
+                if reload {
+                    match kernel.recheck(&effective, rank) {
+                        Ok(r) => info!(
+                            "reload: IPVS: re-read {} service(s) from the kernel in {:.3} s: {}",
+                            effective.services.len(),
+                            r.elapsed.as_secs_f64(),
+                            if r.drifted {
+                                format!("it had drifted, {} operation(s) to correct it", r.ops)
+                            } else {
+                                "no drift".to_string()
+                            }
+                        ),
+                        Err(e) => error!("IPVS: re-reading the table after the reload: {e}"),
+                    }
                 }
             }
             match kernel.stop(global.lvs_flush_on_stop) {

@@ -1,24 +1,17 @@
 //! The thin shell between the director and the kernel: connects to IPVS, applies global settings
 //! (lvs_flush, lvs_timeouts, lvs_sync_daemon) and keeps the services lvsd owns equal to the desired
-//! table. Services lvsd did not create are never touched (unless lvs_flush / lvs_flush_on_stop say so).
+//! table (planned against what lvsd last applied: see sync.rs). Services lvsd did not create are never
+//! touched (unless lvs_flush / lvs_flush_on_stop say so).
 
+pub use super::sync::SyncReport;
+use super::sync::TableSync;
 use crate::config::model::{FlushOnStop, Global, LvsSyncDaemon};
-use ipvs::{plan_owned, Client, Daemon, DaemonState, DestKey, Op, ServiceKey, Table};
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
-
-/// What one synchronisation did.
-#[derive(Debug, Default, Clone)]
-pub struct SyncReport {
-    pub ops: usize,
-    pub failed: Vec<String>,
-    pub elapsed: Duration,
-}
+use ipvs::{Client, Daemon, DaemonState, DestKey, Op, ServiceKey, Table};
+use std::time::Instant;
 
 pub struct Kernel {
     client: Client,
-    /// Services lvsd created or adopted: the only ones it edits or deletes.
-    owned: BTreeSet<ServiceKey>,
+    tables: TableSync,
     daemons: Vec<DaemonState>,
 }
 
@@ -43,7 +36,7 @@ impl Kernel {
         }
         let mut k = Kernel {
             client,
-            owned: BTreeSet::new(),
+            tables: TableSync::default(),
             daemons: Vec::new(),
         };
         if let Some(d) = &global.lvs_sync_daemon {
@@ -78,24 +71,24 @@ impl Kernel {
         }
     }
 
-    /// Makes the services lvsd owns equal to `desired`: only the differences are sent. New destinations
-    /// of a service are added in the order `rank` gives (the configuration's).
+    /// Makes the services lvsd owns equal to `desired`: only the differences from what lvsd last
+    /// applied are sent. New destinations of a service are added in the order `rank` gives (the
+    /// configuration's).
     pub fn sync(
         &mut self,
         desired: &Table,
         rank: impl Fn(&ServiceKey, &DestKey) -> usize,
     ) -> Result<SyncReport, ipvs::Error> {
-        let started = Instant::now();
-        let actual = self.client.table()?;
-        let owned = &self.owned;
-        let mut ops = plan_owned(desired, &actual, |k| owned.contains(k));
-        order_adds(&mut ops, rank);
-        let report = self.apply(&ops)?;
-        self.owned = desired.services.keys().copied().collect();
-        Ok(SyncReport {
-            elapsed: started.elapsed(),
-            ..report
-        })
+        self.tables.sync(&mut self.client, desired, rank)
+    }
+
+    /// Reads the kernel's table and repairs what another program changed (on reload).
+    pub fn recheck(
+        &mut self,
+        desired: &Table,
+        rank: impl Fn(&ServiceKey, &DestKey) -> usize,
+    ) -> Result<SyncReport, ipvs::Error> {
+        self.tables.recheck(&mut self.client, desired, rank)
     }
 
     /// Connections (active + inactive) per destination of a service.
@@ -118,32 +111,7 @@ impl Kernel {
 
     /// Takes ownership of services (e.g. to remove the configured ones without having created them).
     pub fn adopt<'a>(&mut self, keys: impl IntoIterator<Item = &'a ServiceKey>) {
-        self.owned.extend(keys);
-    }
-
-    fn apply(&mut self, ops: &[Op]) -> Result<SyncReport, ipvs::Error> {
-        if ops.is_empty() {
-            return Ok(SyncReport::default());
-        }
-        let batch = self.client.apply(ops)?;
-        let failed: Vec<String> = batch
-            .failed
-            .iter()
-            .map(|(i, e)| {
-                format!(
-                    "{}: {e}",
-                    ops.get(*i).map(ToString::to_string).unwrap_or_default()
-                )
-            })
-            .collect();
-        for f in &failed {
-            tracing::error!("IPVS: {f}");
-        }
-        Ok(SyncReport {
-            ops: ops.len(),
-            failed,
-            elapsed: Duration::ZERO,
-        })
+        self.tables.adopt(keys);
     }
 
     /// On stop: remove what lvsd added, or flush everything with `lvs_flush_on_stop`.
@@ -158,8 +126,29 @@ impl Kernel {
                 }
             }
             FlushOnStop::No | FlushOnStop::VirtualServers => {
-                let ops: Vec<Op> = self.owned.iter().map(|k| Op::DelService(*k)).collect();
-                self.apply(&ops)?
+                let ops: Vec<Op> = self
+                    .tables
+                    .owned()
+                    .iter()
+                    .map(|k| Op::DelService(*k))
+                    .collect();
+                let batch = self.client.apply(&ops)?;
+                let failed: Vec<String> = batch
+                    .failed
+                    .iter()
+                    .map(|(i, e)| match ops.get(*i) {
+                        Some(op) => format!("{op}: {}", e.reason()),
+                        None => e.to_string(),
+                    })
+                    .collect();
+                for f in &failed {
+                    tracing::error!("IPVS: {f}");
+                }
+                SyncReport {
+                    ops: ops.len(),
+                    failed,
+                    ..SyncReport::default()
+                }
             }
         };
         for s in std::mem::take(&mut self.daemons) {
@@ -171,64 +160,5 @@ impl Kernel {
             elapsed: started.elapsed(),
             ..report
         })
-    }
-}
-
-/// Sorts each run of consecutive AddDest operations of one service by `rank`.
-fn order_adds(ops: &mut [Op], rank: impl Fn(&ServiceKey, &DestKey) -> usize) {
-    let mut i = 0;
-    while i < ops.len() {
-        let Op::AddDest(key, _) = &ops[i] else {
-            i += 1;
-            continue;
-        };
-        let key = *key;
-        let run = ops[i..]
-            .iter()
-            .take_while(|o| matches!(o, Op::AddDest(k, _) if *k == key))
-            .count();
-        ops[i..i + run].sort_by_key(|o| match o {
-            Op::AddDest(k, d) => rank(k, &d.key()),
-            _ => usize::MAX,
-        });
-        i += run;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ipvs::{Destination, Forward};
-
-    #[test]
-    fn adds_follow_the_configuration_order_within_each_service() {
-        let k = ServiceKey::tcp("192.0.2.1".parse().expect("ip"), 80);
-        let d = |last: u8| {
-            Destination::new(
-                format!("10.0.0.{last}").parse().expect("ip"),
-                80,
-                Forward::Masq,
-            )
-        };
-        let mut ops = vec![
-            Op::AddService(ipvs::Service::new(k, "rr")),
-            Op::AddDest(k, d(1)),
-            Op::AddDest(k, d(2)),
-            Op::AddDest(k, d(3)),
-        ];
-        // Configuration order: .3, .1, .2
-        order_adds(&mut ops, |_, dk| match dk.addr.to_string().as_str() {
-            "10.0.0.3" => 0,
-            "10.0.0.1" => 1,
-            _ => 2,
-        });
-        let order: Vec<String> = ops[1..]
-            .iter()
-            .map(|o| match o {
-                Op::AddDest(_, d) => d.addr.to_string(),
-                _ => String::new(),
-            })
-            .collect();
-        assert_eq!(order, vec!["10.0.0.3", "10.0.0.1", "10.0.0.2"]);
     }
 }

@@ -3,8 +3,10 @@
 pub mod drain;
 pub mod engine;
 pub mod kernel;
+mod mirror;
 mod pool;
 pub mod services;
+mod sync;
 
 pub use pool::{Action, Director};
 

@@ -240,3 +240,40 @@ fn omega_runs_down_notifications_on_shutdown() {
         .collect();
     assert_eq!(cmds, vec!["/bin/d1", "/bin/qd"]);
 }
+
+#[test]
+fn only_a_real_change_marks_the_table_changed() {
+    let c = cfg(POOL);
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    assert!(!d.take_changed());
+    // Initial-state events repeat what the director already holds.
+    for rs in 0..3 {
+        d.set_health(0, rs, true, None, "initial state");
+    }
+    assert!(!d.take_changed());
+    d.set_health(0, 2, false, None, "connection refused");
+    assert!(d.take_changed());
+    assert!(!d.take_changed());
+    // A weight a check sets is a change; the same weight again is not.
+    d.set_health(0, 0, true, Some(5), "misc_dynamic");
+    assert!(d.take_changed());
+    d.set_health(0, 0, true, Some(5), "misc_dynamic");
+    assert!(!d.take_changed());
+}
+
+#[test]
+fn ranks_follow_the_configuration_for_every_destination_and_the_sorry_server() {
+    let c = cfg(POOL);
+    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    // Down servers are ranked too: they are added in order when they come back.
+    d.set_health(0, 0, false, None, "");
+    let r = d.ranks();
+    let rank = |a: &str, port: u16| {
+        r.get(&(key(), ipvs::DestKey { addr: ip(a), port }))
+            .copied()
+    };
+    assert_eq!(rank("10.0.0.1", 80), Some(0));
+    assert_eq!(rank("10.0.0.3", 80), Some(2));
+    assert_eq!(rank("192.0.2.99", 8080), Some(3));
+    assert_eq!(r.len(), 4);
+}

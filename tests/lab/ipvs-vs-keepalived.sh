@@ -35,6 +35,12 @@ for conf in "${configs[@]}"; do
 	else
 		fail "$name: lvsd ipvs sync failed: $out"
 	fi
+	# What the kernel reports back equals what lvsd sent, so its reload re-check finds no false drift.
+	again=$(ip netns exec "$ns" "$lvsd" -f "$work/$name.conf" -i lvs1 ipvs sync 2>&1)
+	case "$again" in
+		*": 0 operations, 0 failed"*) pass "$name: a second sync reads the table back and sends nothing" ;;
+		*) fail "$name: a second sync: $again" ;;
+	esac
 	listing "$ns" >"$work/$name.lvsd"
 	want=$(ip netns exec "$ns" ipvsadm -Ln | wc -l)
 	ip netns exec "$ns" "$lvsd" -f "$work/$name.conf" -i lvs1 ipvs clear >/dev/null 2>&1

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Kernel lab (guest side): reload on SIGHUP. A server that is down stays out of IPVS across a reload (no
 # flap), new and re-weighted servers appear, a broken configuration changes nothing, and 50 reloads in
-# a row (adding, removing and re-weighting servers) reset none of 50 established client connections
-# through the VIP; the final table equals the last configuration. Needs LVSD_BIN.
+# a row (adding, removing and re-weighting servers) reset none of 200 established client connections
+# through the VIP; the final table equals the last configuration. Each reload re-reads the kernel's table
+# and finds no drift; a reload repairs ipvsadm edits, and a health change rebuilds a service deleted
+# behind lvsd's back. Needs LVSD_BIN.
 set -u
 lvsd=${LVSD_BIN:?LVSD_BIN must name the lvsd binary}
 failures=0
@@ -28,9 +30,40 @@ for n in 1 2 3 4; do
 	ip -n rl-d addr add 10.40.$n.1/24 dev d$n; ip -n rl-d link set d$n up
 done
 $D sysctl -qw net.ipv4.ip_forward=1
-start_echo() { ip netns exec rl-$1 socat TCP-LISTEN:8080,fork,reuseaddr EXEC:cat >/dev/null 2>&1 & echo_pid[$1]=$!; }
+CONNS=200
+# One process per real server echoes every connection (socat would fork two processes per connection).
+cat >"$w/echo.py" <<'EOS'
+import selectors, socket
+sel = selectors.DefaultSelector()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 8080))
+srv.listen(1024)
+sel.register(srv, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is srv:
+            c, _ = srv.accept()
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            data = s.recv(4096)
+            if data:
+                s.sendall(data)
+                continue
+        except OSError:
+            pass
+        sel.unregister(s)
+        s.close()
+EOS
+listening() { ip netns exec rl-$1 python3 -c "import socket; socket.create_connection(('10.40.$1.2', 8080), 1)" 2>/dev/null; }
+start_echo() {
+	ip netns exec rl-$1 python3 "$w/echo.py" >/dev/null 2>&1 & echo_pid[$1]=$!
+	for _ in $(seq 100); do listening "$1" && return 0; sleep 0.1; done
+	echo "echo server $1 did not start"; return 1
+}
 for n in 1 2 3 4; do start_echo $n; done
-sleep 0.5
 
 conf() { # "n:weight ..." -> lvsd.conf
 	{
@@ -68,7 +101,7 @@ kill -HUP "$lpid"; sleep 2
 grep -q "reload failed" "$w/lvsd.log" && pass "the log says the reload failed" || fail "no 'reload failed' in the log"
 kill -0 "$lpid" 2>/dev/null && pass "lvsd keeps running after a broken reload" || fail "lvsd died on a broken reload"
 
-# 50 established connections through the VIP, held open across 50 reloads.
+# CONNS established connections through the VIP, held open across 50 reloads.
 start_echo 1
 conf 1:1 2:1 3:1 4:1
 kill -HUP "$lpid"
@@ -76,7 +109,7 @@ wait_for 8 "10.40.1.2:8080/1 10.40.2.2:8080/1 10.40.3.2:8080/1 10.40.4.2:8080/1 
 cat >"$w/client.py" <<'EOS'
 import socket, sys, time
 socks = []
-for i in range(50):
+for i in range(int(sys.argv[2])):
     s = socket.create_connection(("10.30.0.100", 80), timeout=5)
     socks.append(s)
 def roundtrip(tag):
@@ -103,9 +136,12 @@ while not open(sys.argv[1]).read().startswith("go"):
 print("after", roundtrip("b"), flush=True)
 EOS
 echo >"$w/sync"
-ip netns exec rl-c python3 "$w/client.py" "$w/sync" >"$w/client.out" 2>&1 &
+ip netns exec rl-c python3 "$w/client.py" "$w/sync" "$CONNS" >"$w/client.out" 2>&1 &
 cpid=$!
-for _ in $(seq 100); do grep -q ready "$w/sync" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q ready "$w/sync" && break; sleep 0.1; done
+grep -q ready "$w/sync" && pass "$CONNS connections established through the VIP" || fail "the client did not connect: $(cat "$w/client.out")"
+conns=$($D ipvsadm -Ln -t 10.30.0.100:80 | awk '$1 == "->" && $2 ~ /^10\.40/ { n += $5 } END { print n + 0 }')
+[ "$conns" -ge "$CONNS" ] && pass "IPVS counts $conns active connections" || fail "IPVS counts $conns active connections, expected $CONNS"
 for i in $(seq 50); do
 	case $((i % 3)) in
 		0) conf 1:1 2:1 3:1 4:1 ;;
@@ -116,13 +152,30 @@ for i in $(seq 50); do
 done
 echo go >"$w/sync"; wait "$cpid"; cpid=
 grep -q "^before 0$" "$w/client.out" && grep -q "^after 0$" "$w/client.out" \
-	&& pass "50 reloads reset none of 50 established connections" || fail "connections across reloads: $(cat "$w/client.out")"
+	&& pass "50 reloads reset none of $CONNS established connections" || fail "connections across reloads: $(cat "$w/client.out")"
 # i = 50: 50 % 3 = 2 -> the last configuration is 2:1 3:1 4:2
 # rs1, removed by the last reload, drains at weight 0 while its closed connections linger.
 live=$(dests | tr ' ' '\n' | grep -v '/0$' | tr '\n' ' ')
 [ "$live" = "10.40.2.2:8080/1 10.40.3.2:8080/1 10.40.4.2:8080/2 " ] && pass "the final table equals the last configuration" || fail "final table: '$(dests)'"
 case "$(dests)" in *10.40.1.2:8080/0*) pass "the removed rs1 drains at weight 0 instead of cutting its connections" ;; *) fail "rs1 not draining: '$(dests)'" ;; esac
 kill -0 "$lpid" && pass "lvsd survived 50 reloads" || fail "lvsd died during reloads"
+grep -q "re-read .*no drift" "$w/lvsd.log" && ! grep -q "drifted\|differs from what lvsd applied" "$w/lvsd.log" \
+	&& pass "each reload's re-read of the kernel's table found no drift" || fail "re-reads: $(grep 're-read\|drift' "$w/lvsd.log" | tail -3)"
+
+# Another program changes lvsd's table: a reload, even of the same file, repairs it.
+live_dests() { dests | tr ' ' '\n' | grep -v '/0$' | tr '\n' ' '; }
+wait_live() { local i; for i in $(seq $(($1 * 10))); do [ "$(live_dests)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+$D ipvsadm -e -t 10.30.0.100:80 -r 10.40.2.2:8080 -m -w 9
+$D ipvsadm -d -t 10.30.0.100:80 -r 10.40.3.2:8080
+kill -HUP "$lpid"
+wait_live 10 "10.40.2.2:8080/1 10.40.3.2:8080/1 10.40.4.2:8080/2 " && grep -q "had drifted" "$w/lvsd.log" \
+	&& pass "a reload repairs an edit and a deletion made with ipvsadm, and logs the drift" || fail "after ipvsadm edits and a reload: '$(dests)'"
+# The service is deleted behind lvsd's back; the next health change finds out and rebuilds it.
+$D ipvsadm -D -t 10.30.0.100:80
+kill "${echo_pid[4]}"
+wait_live 10 "10.40.2.2:8080/1 10.40.3.2:8080/1 " && grep -q "differs from what lvsd applied" "$w/lvsd.log" \
+	&& pass "a health change on a service deleted by another program rebuilds it" || fail "after ipvsadm -D and rs4 down: '$(dests)'"
+[ -n "${LAB_OUT:-}" ] && cp "$w/lvsd.log" "$LAB_OUT/lvsd-reload.log"
 [ $failures = 0 ] || { echo "--- lvsd log"; tail -40 "$w/lvsd.log"; }
 echo "lvsd-reload: $failures failure(s)"
 [ $failures = 0 ]
