@@ -3,7 +3,8 @@
 //! block, and the parser itself says which it takes (no "unknown keyword" warning) and which it
 //! only accepts for compatibility. Each such keyword must have an entry (a `.TP` tag) in its
 //! block's section of lvsd.conf(5), the ignored ones in a paragraph that says so. Every flag and
-//! command clap knows must be in lvsd(8). Both pages must render without groff warnings.
+//! command clap knows must be in lvsd(8). Both pages must render without groff warnings, and the
+//! EXAMPLE of lvsd.conf(5) must load without a diagnostic.
 
 use clap::CommandFactory;
 use lvsd::config::{load, LoadOptions};
@@ -23,7 +24,7 @@ fn read(rel: &str) -> String {
 // The pages as sections, paragraphs and tags.
 
 /// A paragraph of a page: the `.SH` and `.SS` it stands under, its `.TP` tag line (if it is a
-/// tagged entry) and all its text, with troff escapes resolved enough to find words.
+/// tagged entry) and all its text, as troff source.
 #[derive(Debug)]
 struct Para {
     sh: String,
@@ -261,6 +262,8 @@ const BLOCKS: &[Block] = &[
 /// Every word quoted in the parser's source: a superset of its keywords.
 fn candidates() -> BTreeSet<String> {
     let dir = root().join("src/config/build");
+    // A string literal that is one word; messages (with spaces) and format strings are not.
+    let literal = regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_.-]*)""#).expect("regex");
     let mut out = BTreeSet::new();
     let mut files = 0;
     for e in std::fs::read_dir(&dir).expect("src/config/build") {
@@ -270,17 +273,7 @@ fn candidates() -> BTreeSet<String> {
         }
         files += 1;
         let text = std::fs::read_to_string(&path).expect("read source");
-        for (i, piece) in text.split('"').enumerate() {
-            // Odd pieces are inside quotes (the sources quote no '"' in the keyword tables).
-            let word = i % 2 == 1
-                && piece.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && piece
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-            if word {
-                out.insert(piece.to_string());
-            }
-        }
+        out.extend(literal.captures_iter(&text).map(|c| c[1].to_string()));
     }
     assert!(files >= 5, "the parser's sources moved: {}", dir.display());
     out
@@ -312,9 +305,8 @@ fn load_text(dir: &Path, text: &str) -> lvsd::config::Loaded {
 fn probe(dir: &Path, block: &Block, cands: &BTreeSet<String>) -> Keywords {
     let (head, tail) = block.template.split_once('@').expect("template has @");
     let first_line = head.matches('\n').count() as u32 + 1;
-    let list: Vec<&String> = cands.iter().collect();
-    let body: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
-    let loaded = load_text(dir, &format!("{head}{}{tail}", body.join("\n")));
+    let list: Vec<&str> = cands.iter().map(String::as_str).collect();
+    let loaded = load_text(dir, &format!("{head}{}{tail}", list.join("\n")));
     let mut said: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for d in &loaded.diagnostics {
         said.entry(d.span.line).or_default().push(d.message.clone());
