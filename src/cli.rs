@@ -87,7 +87,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ask a running lvsd to reload its configuration (SIGHUP to the pid in the pid file).
-    Reload,
+    Reload {
+        /// Pid file of the running lvsd (default: lvsd's -p, else /run/lvsd.pid).
+        #[arg(short = 'p', long = "pid", value_name = "FILE")]
+        pid: Option<PathBuf>,
+    },
     /// Print the MD5 digest of a web page for HTTP_GET / SSL_GET `digest`, as keepalived's genhash.
     Genhash(crate::check::genhash::GenhashArgs),
     /// One-shot IPVS programming from the configuration, without health checks or VRRP.
@@ -148,5 +152,23 @@ mod tests {
             .expect("parse");
         assert_eq!(c.config_test, Some(Some(PathBuf::from("/tmp/log"))));
         assert!(Cli::try_parse_from(["lvsd", "-P", "-C"]).is_err());
+    }
+
+    #[test]
+    fn reload_takes_the_pid_file_before_or_after_the_command() {
+        let pid_of = |args: &[&str]| match Cli::try_parse_from(args).expect("parse").command {
+            Some(Command::Reload { pid }) => pid,
+            other => panic!("not a reload: {other:?}"),
+        };
+        assert_eq!(
+            pid_of(&["lvsd", "reload", "-p", "/a.pid"]),
+            Some("/a.pid".into())
+        );
+        assert_eq!(
+            pid_of(&["lvsd", "reload", "--pid=/b.pid"]),
+            Some("/b.pid".into())
+        );
+        let c = Cli::try_parse_from(["lvsd", "-p", "/c.pid", "reload"]).expect("parse");
+        assert_eq!(c.pid, Some("/c.pid".into()));
     }
 }
