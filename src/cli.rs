@@ -7,9 +7,14 @@ use std::path::PathBuf;
 #[command(
     name = "lvsd",
     version,
+    disable_version_flag = true,
     about = "Load-balancer director: IPVS, health checks and VRRP from a keepalived.conf"
 )]
 pub struct Cli {
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
     /// Configuration file.
     #[arg(
         short = 'f',
@@ -71,6 +76,15 @@ pub struct Cli {
     /// Serve /metrics and /status on this address (e.g. 127.0.0.1:9650).
     #[arg(long = "metrics-listen", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+
+    /// On stop, leave the VRRP virtual addresses, virtual routes and rules and use_vmac interfaces in
+    /// place, and send no priority 0 advert.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    pub dont_release_vrrp: bool,
+
+    /// On stop, leave the IPVS services lvsd programmed in the kernel.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    pub dont_release_ipvs: bool,
 
     /// keepalived flags without meaning for lvsd, accepted so init scripts keep working.
     #[arg(short = 'R', long = "dont-respawn", hide = true)]
@@ -152,6 +166,16 @@ mod tests {
             .expect("parse");
         assert_eq!(c.config_test, Some(Some(PathBuf::from("/tmp/log"))));
         assert!(Cli::try_parse_from(["lvsd", "-P", "-C"]).is_err());
+    }
+
+    #[test]
+    fn keepalived_release_flags_parse() {
+        let c = Cli::try_parse_from(["lvsd", "-V", "-I", "-n"]).expect("parse");
+        assert!(c.dont_release_vrrp && c.dont_release_ipvs);
+        let c = Cli::try_parse_from(["lvsd", "--dont-release-vrrp"]).expect("parse");
+        assert!(c.dont_release_vrrp && !c.dont_release_ipvs);
+        let e = Cli::try_parse_from(["lvsd", "-v"]).expect_err("-v prints the version");
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
     }
 
     #[test]

@@ -12,6 +12,23 @@ fn lvsd(args: &[&str]) -> std::process::Output {
         .expect("run lvsd")
 }
 
+#[test]
+fn small_v_prints_the_version_as_keepalived_does() {
+    for flag in ["-v", "--version"] {
+        let out = lvsd(&[flag]);
+        assert!(
+            out.status.success(),
+            "lvsd {flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("lvsd {}", env!("CARGO_PKG_VERSION")),
+            "lvsd {flag}"
+        );
+    }
+}
+
 /// A process that waits to be signalled; killed on drop.
 struct Target(Child);
 impl Drop for Target {

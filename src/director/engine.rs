@@ -33,8 +33,13 @@ enum KernelCmd {
     Stop,
 }
 
-/// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed.
-pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
+/// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed, unless
+/// `release` is false (--dont-release-ipvs), which leaves the kernel's table as it is.
+pub async fn run(
+    mut cfg: Config,
+    mut ctl: mpsc::Receiver<Control>,
+    release: bool,
+) -> Result<(), String> {
     // Without virtual servers IPVS is never touched, until a reload brings some.
     while cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
@@ -45,7 +50,7 @@ pub async fn run(mut cfg: Config, mut ctl: mpsc::Receiver<Control>) -> Result<()
         }
     }
     let mut director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
-    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director)?;
+    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director, release)?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
@@ -187,7 +192,7 @@ type KernelStart = (
 );
 
 /// Starts the kernel thread and programs the initial table (every real server as the director says).
-fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String> {
+fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<KernelStart, String> {
     let (tx, rx) = std::sync::mpsc::channel::<KernelCmd>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let global = cfg.global.clone();
@@ -291,6 +296,11 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                 if let Err(e) = kernel.sync(&effective, |k, d| rank_in(&ranks, k, d)) {
                     error!("IPVS: {e}");
                 }
+            }
+            if !release {
+                info!("IPVS: leaving the services in the kernel (--dont-release-ipvs)");
+                kernel.leave();
+                return;
             }
             match kernel.stop(global.lvs_flush_on_stop) {
                 Ok(r) => info!("IPVS: removed lvsd's services ({} operations)", r.ops),

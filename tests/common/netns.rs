@@ -121,13 +121,20 @@ impl Lab {
 
     /// Starts lvsd on `node` with this configuration text; returns the daemon's index.
     pub fn lvsd(&mut self, node: usize, conf: &str) -> usize {
+        self.lvsd_with(node, conf, &[])
+    }
+
+    /// Starts lvsd (VRRP only) with further command-line flags.
+    pub fn lvsd_with(&mut self, node: usize, conf: &str, flags: &[&str]) -> usize {
         let n = self.daemons.len();
         let conf = self.write(&format!("lvsd{n}.conf"), conf);
         let log = self.path(&format!("lvsd{n}.log"));
         let pid = self.path(&format!("lvsd{n}.pid"));
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns(node), env!("CARGO_BIN_EXE_lvsd")])
-            .args(["-n", "-l", "-P", "-f"])
+            .args(["-n", "-l", "-P"])
+            .args(flags)
+            .arg("-f")
             .arg(&conf)
             .arg("-p")
             .arg(&pid)

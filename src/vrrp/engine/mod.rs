@@ -4,6 +4,7 @@
 
 mod scripts;
 mod setup;
+mod shutdown;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -115,10 +116,17 @@ struct Engine {
     check_unicast_src: bool,
     /// Gap between gratuitous ARPs and between unsolicited NAs of one burst.
     garp_gap: (Duration, Duration),
+    /// Stopping with --dont-release-vrrp (see shutdown.rs).
+    keep_on_stop: bool,
 }
 
-/// Runs until `Control::Stop`; returns after the clean shutdown.
-pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), EngineError> {
+/// Runs until `Control::Stop`; returns after the clean shutdown, which leaves VIPs, routes, rules
+/// and VMACs in place when `release` is false (--dont-release-vrrp).
+pub async fn run(
+    cfg: &Config,
+    mut ctl: mpsc::Receiver<Control>,
+    release: bool,
+) -> Result<(), EngineError> {
     if cfg.vrrp_instances.is_empty() {
         info!("no vrrp_instance configured, VRRP engine idle");
         status::emit(status::Event::Ready(status::Engine::Vrrp));
@@ -226,6 +234,7 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
             cfg.global.vrrp_garp_interval.0,
             cfg.global.vrrp_gna_interval.0,
         ),
+        keep_on_stop: false,
     };
 
     if !cfg.global.vrrp_startup_delay.0.is_zero() {
@@ -278,14 +287,7 @@ pub async fn run(cfg: &Config, mut ctl: mpsc::Receiver<Control>) -> Result<(), E
     for t in script_tasks {
         t.abort();
     }
-    for i in 0..eng.slots.len() {
-        eng.feed(i, Input::Stop).await;
-    }
-    for s in &eng.slots {
-        if let Some(v) = &s.vmac {
-            crate::vrrp::vmac::remove(&eng.nl, v).await;
-        }
-    }
+    eng.shutdown(release).await;
     eng.log_reject_totals();
     eng.notifier.drain(Duration::from_secs(5)).await;
     Ok(())
@@ -454,6 +456,9 @@ impl Engine {
 
     async fn perform(&mut self, i: usize, actions: Vec<Action>) {
         for a in actions {
+            if self.kept_on_stop(i, &a) {
+                continue;
+            }
             let name = self.slots[i].vi.name().to_string();
             match a {
                 Action::Send(adv) => {

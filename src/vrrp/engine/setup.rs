@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{EngineError, Slot};
 use crate::config::model::{Config, Track, UseVmac, VrrpInstance};
@@ -21,6 +21,8 @@ use crate::vrrp::track::{Kind, Status, Tracker};
 use crate::vrrp::vmac::{self, Vmac};
 use crate::vrrp::Instance;
 use netlink_packet_route::address::AddressScope;
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 
 /// How long to wait for an interface address (an IPv6 link-local one is tentative for a
 /// moment after the link comes up).
@@ -356,7 +358,9 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Built, EngineError> {
             add_tracks(&mut tracker, cfg, group, &links);
         }
 
-        remove_leftovers(nl, &inst.name, params.is_address_owner(), &vips).await;
+        if !params.is_address_owner() {
+            remove_leftovers(nl, &inst.name, &vips, &routes, &rules).await;
+        }
         info!(
             "({}) interface {} vrid {} priority {} from {primary}",
             inst.name, link.name, params.vrid, params.priority
@@ -413,11 +417,26 @@ async fn make_vmac(
     Ok(v)
 }
 
-/// After a kill -9 our VIPs may still be on the interface: remove them, unless this instance
-/// will be MASTER at once (the address owner), which adds them again anyway.
-async fn remove_leftovers(nl: &Netlink, name: &str, owner: bool, vips: &[Vip]) {
-    if owner {
-        return;
+/// After a kill -9 or a stop with --dont-release-vrrp our VIPs, virtual routes and rules may still
+/// be in place: remove them (keepalived does too) before the instance starts as BACKUP. The address
+/// owner is MASTER at once and adds them again anyway.
+async fn remove_leftovers(
+    nl: &Netlink,
+    name: &str,
+    vips: &[Vip],
+    routes: &[(String, RouteMessage)],
+    rules: &[(String, RuleMessage)],
+) {
+    // Deleting what is absent succeeds, so these cannot tell what was left over.
+    for (what, r) in rules {
+        if let Err(e) = nl.del_rule(what, r).await {
+            debug!("({name}) leftover rule: {e}");
+        }
+    }
+    for (what, r) in routes {
+        if let Err(e) = nl.del_route(what, r).await {
+            debug!("({name}) leftover route: {e}");
+        }
     }
     let mut present: HashMap<u32, Vec<IpAddr>> = HashMap::new();
     for v in vips {
