@@ -1,7 +1,8 @@
-//! What lvsd leaves behind when it stops, in network namespaces: keepalived's `-V`
+//! What lvsd adds at start and leaves behind when it stops, in network namespaces: keepalived's `-V`
 //! (--dont-release-vrrp) keeps the VIPs, virtual routes and rules and the VMAC and sends no
 //! priority 0 advert; a restarted lvsd clears those leftovers; a plain stop removes everything.
-//! Needs root; skips with a printed reason otherwise.
+//! static_ipaddress / static_routes / static_rules are there while lvsd runs, with or without VRRP
+//! instances, and gone after it stops, -V or not. Needs root; skips with a printed reason otherwise.
 
 #[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
@@ -144,4 +145,80 @@ fn dont_release_vrrp_keeps_addresses_routes_rules_and_vmac() {
         lab.holders(VIP) == [0] && lab.holders(VMAC_VIP) == [0]
     });
     assert!(lab.log(c).contains(PRIO0), "{}", lab.log(c));
+}
+
+const STATICS: &str = "static_ipaddress {
+  192.168.77.1/24 dev eth0
+  192.168.78.1/24
+}
+static_routes {
+  10.77.0.0/16 via 192.168.77.254 dev eth0
+  10.78.0.0/16 via 192.168.78.254
+}
+static_rules {
+  from 10.77.1.0/24 table 100 preference 200
+}
+";
+
+/// Which of the static addresses, routes and rule node 0 has.
+fn statics_on(lab: &Lab) -> Vec<&'static str> {
+    let addrs = out(lab, 0, &["ip", "-o", "addr", "show", "dev", "eth0"]);
+    let routes = out(lab, 0, &["ip", "route"]);
+    let rules = out(lab, 0, &["ip", "rule"]);
+    [
+        ("192.168.77.1/24", addrs.contains("inet 192.168.77.1/24")),
+        ("192.168.78.1/24", addrs.contains("inet 192.168.78.1/24")),
+        (
+            "route 10.77",
+            routes.contains("10.77.0.0/16 via 192.168.77.254 dev eth0"),
+        ),
+        (
+            "route 10.78",
+            routes.contains("10.78.0.0/16 via 192.168.78.254 dev eth0"),
+        ),
+        ("rule", rules.contains("200:\tfrom 10.77.1.0/24 lookup 100")),
+    ]
+    .into_iter()
+    .filter_map(|(what, there)| there.then_some(what))
+    .collect()
+}
+
+#[test]
+fn static_addresses_routes_and_rules_live_as_long_as_lvsd() {
+    if !can_run() {
+        return;
+    }
+    let all = vec![
+        "192.168.77.1/24",
+        "192.168.78.1/24",
+        "route 10.77",
+        "route 10.78",
+        "rule",
+    ];
+    let mut lab = Lab::new(1);
+    // Without any vrrp_instance, then with one and -V (keepalived removes them all the same).
+    let with_instance = format!("{STATICS}{}", conf(150, "/dev/null"));
+    for (conf, flags) in [(STATICS.to_string(), &[][..]), (with_instance, &["-V"][..])] {
+        assert!(statics_on(&lab).is_empty(), "{:?}", statics_on(&lab));
+        let d = lab.lvsd_with(0, &conf, flags);
+        wait_until("the static entries", &lab, Duration::from_secs(5), || {
+            statics_on(&lab) == all
+        });
+        if conf.contains("vrrp_instance") {
+            wait_until("the instance's VIP", &lab, Duration::from_secs(8), || {
+                lab.holders(VIP) == [0]
+            });
+        }
+        lab.signal(d, libc::SIGTERM);
+        let st = lab.wait_exit(d).expect("lvsd exits on SIGTERM");
+        assert!(st.success(), "clean exit; log:\n{}", lab.log(d));
+        assert!(
+            statics_on(&lab).is_empty(),
+            "left after stop {flags:?}: {:?}\n{}",
+            statics_on(&lab),
+            lab.log(d)
+        );
+    }
+    // -V kept the instance's VIP.
+    assert_eq!(lab.holders(VIP), [0]);
 }

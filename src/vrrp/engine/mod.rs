@@ -121,8 +121,22 @@ struct Engine {
 }
 
 /// Runs until `Control::Stop`; returns after the clean shutdown, which leaves VIPs, routes, rules
-/// and VMACs in place when `release` is false (--dont-release-vrrp).
+/// and VMACs in place when `release` is false (--dont-release-vrrp). The static addresses, routes and
+/// rules are there from before the instances start until after they stop.
 pub async fn run(
+    cfg: &Config,
+    ctl: mpsc::Receiver<Control>,
+    release: bool,
+) -> Result<(), EngineError> {
+    let statics = crate::vrrp::statics::Statics::add(cfg).await;
+    let r = run_instances(cfg, ctl, release).await;
+    if let Some(s) = statics {
+        s.remove().await;
+    }
+    r
+}
+
+async fn run_instances(
     cfg: &Config,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
