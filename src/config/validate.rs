@@ -174,7 +174,7 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
             && !i.virtual_ipaddress.iter().any(|a| local.contains(&a.addr))
         {
             ctx.warn(i.span, format!(
-                "vrrp_instance {name}: priority 255 is for the address owner, and none of its virtual addresses is configured on this machine; it will run with priority 254"
+                "vrrp_instance {name}: priority 255 is for the address owner, and none of its virtual addresses is configured on this machine; it runs with 255 all the same (as keepalived): it wins every election and tracking never lowers it; use 254 or less unless this machine owns the addresses"
             ));
         }
         if check_machine {
