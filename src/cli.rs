@@ -7,9 +7,14 @@ use std::path::PathBuf;
 #[command(
     name = "lvsd",
     version,
+    disable_version_flag = true,
     about = "Load-balancer director: IPVS, health checks and VRRP from a keepalived.conf"
 )]
 pub struct Cli {
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
     /// Configuration file.
     #[arg(
         short = 'f',
@@ -77,6 +82,15 @@ pub struct Cli {
     #[arg(long = "metrics-listen", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
 
+    /// On stop, leave the VRRP virtual addresses, virtual routes and rules and use_vmac interfaces in
+    /// place, and send no priority 0 advert.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    pub dont_release_vrrp: bool,
+
+    /// On stop, leave the IPVS services lvsd programmed in the kernel.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    pub dont_release_ipvs: bool,
+
     /// keepalived flags without meaning for lvsd, accepted so init scripts keep working.
     #[arg(short = 'R', long = "dont-respawn", hide = true)]
     pub dont_respawn: bool,
@@ -92,7 +106,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ask a running lvsd to reload its configuration (SIGHUP to the pid in the pid file).
-    Reload,
+    Reload {
+        /// Pid file of the running lvsd (default: lvsd's -p, else /run/lvsd.pid).
+        #[arg(short = 'p', long = "pid", value_name = "FILE")]
+        pid: Option<PathBuf>,
+    },
     /// Print the MD5 digest of a web page for HTTP_GET / SSL_GET `digest`, as keepalived's genhash.
     Genhash(crate::check::genhash::GenhashArgs),
     /// One-shot IPVS programming from the configuration, without health checks or VRRP.
@@ -159,5 +177,33 @@ mod tests {
         assert_eq!(c.max_scripts, Some(8));
         assert!(Cli::try_parse_from(["lvsd", "-S", "9"]).is_err());
         assert!(Cli::try_parse_from(["lvsd", "--max-scripts", "0"]).is_err());
+    }
+
+    #[test]
+    fn keepalived_release_flags_parse() {
+        let c = Cli::try_parse_from(["lvsd", "-V", "-I", "-n"]).expect("parse");
+        assert!(c.dont_release_vrrp && c.dont_release_ipvs);
+        let c = Cli::try_parse_from(["lvsd", "--dont-release-vrrp"]).expect("parse");
+        assert!(c.dont_release_vrrp && !c.dont_release_ipvs);
+        let e = Cli::try_parse_from(["lvsd", "-v"]).expect_err("-v prints the version");
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+    }
+
+    #[test]
+    fn reload_takes_the_pid_file_before_or_after_the_command() {
+        let pid_of = |args: &[&str]| match Cli::try_parse_from(args).expect("parse").command {
+            Some(Command::Reload { pid }) => pid,
+            other => panic!("not a reload: {other:?}"),
+        };
+        assert_eq!(
+            pid_of(&["lvsd", "reload", "-p", "/a.pid"]),
+            Some("/a.pid".into())
+        );
+        assert_eq!(
+            pid_of(&["lvsd", "reload", "--pid=/b.pid"]),
+            Some("/b.pid".into())
+        );
+        let c = Cli::try_parse_from(["lvsd", "-p", "/c.pid", "reload"]).expect("parse");
+        assert_eq!(c.pid, Some("/c.pid".into()));
     }
 }

@@ -28,8 +28,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Some(Command::Reload) = cli.command {
-        return reload(&cli);
+    if let Some(Command::Reload { pid }) = &cli.command {
+        return reload(pid.as_ref().or(cli.pid.as_ref()));
     }
     if let Some(Command::Genhash(args)) = cli.command {
         return lvsd::check::genhash::run(args);
@@ -85,8 +85,11 @@ fn main() -> ExitCode {
     lvsd::daemon::run(&cli, cfg)
 }
 
-fn reload(cli: &Cli) -> ExitCode {
-    let pid_file = cli.pid.clone().unwrap_or_else(|| "/run/lvsd.pid".into());
+/// `lvsd reload`: SIGHUP to the pid in the pid file (`reload -p FILE` or `-p FILE reload`).
+fn reload(pid_file: Option<&std::path::PathBuf>) -> ExitCode {
+    let pid_file = pid_file
+        .cloned()
+        .unwrap_or_else(|| lvsd::daemon::DEFAULT_PID_FILE.into());
     let pid = std::fs::read_to_string(&pid_file)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());

@@ -84,3 +84,38 @@ fn the_binary_exits_5_and_names_the_place() {
         "{err}"
     );
 }
+
+#[test]
+fn ignored_global_defs_keywords_each_get_a_warning_with_their_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let f = dir.path().join("k.conf");
+    std::fs::write(
+        &f,
+        "global_defs {\n  router_id lb1\n  enable_snmp_vrrp\n  vrrp_iptables LVSD\n  umask 022\n  process_names\n}\n",
+    )
+    .expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&f)
+        .output()
+        .expect("run lvsd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "warnings only: {err}");
+    for (line, kw) in [
+        (3, "enable_snmp_vrrp"),
+        (4, "vrrp_iptables"),
+        (5, "umask"),
+        (6, "process_names"),
+    ] {
+        let want = format!(
+            "{}:{line}:3: warning: '{kw}' is accepted for compatibility but not supported by lvsd; ignored",
+            f.display()
+        );
+        assert!(
+            err.lines().any(|l| l == want),
+            "missing {want:?} in:\n{err}"
+        );
+    }
+    assert_eq!(err.lines().count(), 4, "{err}");
+}

@@ -248,7 +248,6 @@ fn keepalived_debian_samples_parse() {
         "keepalived.conf.IPv6",
         "keepalived.conf.PING_CHECK",
         "keepalived.conf.SMTP_CHECK",
-        "keepalived.conf.SSL_GET",
         "keepalived.conf.UDP_CHECK",
         "keepalived.conf.fwmark",
         "keepalived.conf.inhibit",
@@ -286,6 +285,16 @@ fn keepalived_debian_samples_parse() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Its VRRP instance uses auth_type AH, which lvsd refuses (it would run unauthenticated and never
+    // hear AH peers); the rest of the file is fine.
+    let out = lvsd(&["-t"], &dir.join("keepalived.conf.SSL_GET"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("keepalived.conf.SSL_GET:20:19: error: vrrp_instance VI_1: 'auth_type AH' is not supported")
+            && err.contains("1 error in the configuration"),
+        "{err}"
     );
     // These carry real mistakes that keepalived also reports (an invalid address, members outside a group).
     for bad in [

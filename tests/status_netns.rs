@@ -271,3 +271,95 @@ fn unreachable_mail_server_does_not_delay_failover() {
         );
     }
 }
+
+/// `lvsd --signum NAME`, as an operator gets the number for kill -s.
+fn signum(name: &str) -> i32 {
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["--signum", name])
+        .output()
+        .expect("lvsd --signum");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("lvsd --signum {name}: {out:?}"))
+}
+
+#[test]
+fn stats_clear_writes_then_zeroes_the_counters_and_no_signum_signal_kills() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    let dir = lab.dir.path().display().to_string();
+    let conf = format!(
+        "global_defs {{
+  stats_dump_file {dir}/k.stats
+  json_dump_file {dir}/k.json
+  state_dump_file {dir}/k.data
+}}
+vrrp_instance VI_1 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {{ 10.9.0.100/24 }}
+}}
+"
+    );
+    let d = lab.lvsd(0, &conf);
+    assert!(
+        lab.wait_holder("10.9.0.100", 0, Duration::from_secs(8))
+            .is_some(),
+        "{}",
+        lab.log(d)
+    );
+    let stats = lab.path("k.stats");
+    let fresh_stats = |lab: &mut Lab, sig: i32| -> String {
+        let _ = std::fs::remove_file(&stats);
+        lab.signal(d, sig);
+        wait_for("the stats dump", Duration::from_secs(5), || stats.exists());
+        // Written in one go, but give the writer a moment to finish.
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::read_to_string(&stats).unwrap_or_default()
+    };
+    let sent = |text: &str| -> u64 {
+        let mut lines = text.lines().skip_while(|l| !l.contains("Advertisements:"));
+        lines
+            .find_map(|l| l.trim().strip_prefix("Sent: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no 'Sent:' in\n{text}"))
+    };
+    // A few adverts first, so that counting again from 0 shows.
+    let t0 = std::time::Instant::now();
+    let before = loop {
+        let s = fresh_stats(&mut lab, libc::SIGUSR2);
+        if sent(&s) >= 3 || t0.elapsed() > Duration::from_secs(10) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(before.contains("  Became master: 1\n"), "{before}");
+
+    // STATS_CLEAR: keepalived writes the stats, then clears the counters.
+    let cleared = fresh_stats(&mut lab, signum("STATS_CLEAR"));
+    assert!(cleared.contains("  Became master: 1\n"), "{cleared}");
+    assert!(lab.running(d), "STATS_CLEAR killed lvsd:\n{}", lab.log(d));
+    let after = fresh_stats(&mut lab, libc::SIGUSR2);
+    assert!(after.contains("  Became master: 0\n"), "{after}");
+    assert!(
+        sent(&after) < sent(&cleared),
+        "adverts sent count again from 0:\n{cleared}\n---\n{after}"
+    );
+
+    // Every signal --signum names except STOP leaves lvsd running (and master).
+    for name in ["RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"] {
+        lab.signal(d, signum(name));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(lab.running(d), "{name} killed lvsd:\n{}", lab.log(d));
+    }
+    assert_eq!(lab.holders("10.9.0.100"), [0]);
+    lab.signal(d, signum("STOP"));
+    let st = lab.wait_exit(d).expect("STOP ends lvsd");
+    assert!(st.success(), "{}", lab.log(d));
+}

@@ -421,6 +421,9 @@ pub struct Authentication {
     pub auth_type: Option<AuthType>,
     /// At most 8 bytes are used on the wire (as keepalived).
     pub auth_pass: Option<String>,
+    /// Where the auth_type value is, for validation.
+    #[serde(skip)]
+    pub type_span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -174,7 +174,7 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
             && !i.virtual_ipaddress.iter().any(|a| local.contains(&a.addr))
         {
             ctx.warn(i.span, format!(
-                "vrrp_instance {name}: priority 255 is for the address owner, and none of its virtual addresses is configured on this machine; it will run with priority 254"
+                "vrrp_instance {name}: priority 255 is for the address owner, and none of its virtual addresses is configured on this machine; it runs with 255 all the same (as keepalived): it wins every election and tracking never lowers it; use 254 or less unless this machine owns the addresses"
             ));
         }
         if check_machine {
@@ -230,6 +230,11 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
             }
             if a.auth_type.is_none() && a.auth_pass.is_some() {
                 ctx.warn(i.span, format!("vrrp_instance {name}: auth_pass without auth_type: no authentication is used"));
+            }
+            // keepalived wraps AH adverts in an IPsec header lvsd neither sends nor reads: peers
+            // would not see each other and both become MASTER. Refused rather than run without it.
+            if a.auth_type == Some(AuthType::Ah) && i.version == 2 && !ipv6 {
+                ctx.err(a.type_span, format!("vrrp_instance {name}: 'auth_type AH' is not supported by lvsd: AH adverts carry an IPsec header lvsd neither sends nor reads, so its peers and lvsd would not hear each other and both would become MASTER; use 'auth_type PASS' on every router, or no authentication"));
             }
             if i.version == 3 && a.auth_type.is_some() {
                 ctx.warn(i.span, format!("vrrp_instance {name}: VRRPv3 has no authentication; the authentication block is ignored"));

@@ -81,12 +81,13 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     let mut break_err: Option<String> = None;
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
+    let release_vrrp = !cli.dont_release_vrrp;
     let mut vrrp = if cli.check {
         info!("VRRP disabled by --check");
         None
     } else {
         Some(tokio::task::spawn_local(async move {
-            vrrp_engine::run(cfg, vrrp_rx).await
+            vrrp_engine::run(cfg, vrrp_rx, release_vrrp).await
         }))
     };
 
@@ -96,7 +97,11 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         info!("health checks and IPVS disabled by --vrrp");
         None
     } else {
-        Some(tokio::task::spawn_local(lvs_engine::run(cfg_lvs, lvs_rx)))
+        Some(tokio::task::spawn_local(lvs_engine::run(
+            cfg_lvs,
+            lvs_rx,
+            !cli.dont_release_ipvs,
+        )))
     };
 
     loop {

@@ -36,8 +36,13 @@ enum KernelCmd {
     Stop,
 }
 
-/// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed.
-pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Result<(), String> {
+/// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed, unless
+/// `release` is false (--dont-release-ipvs), which leaves the kernel's table as it is.
+pub async fn run(
+    mut cfg: Arc<Config>,
+    mut ctl: mpsc::Receiver<Control>,
+    release: bool,
+) -> Result<(), String> {
     // Without virtual servers IPVS is never touched, until a reload brings some.
     while cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
@@ -48,7 +53,7 @@ pub async fn run(mut cfg: Arc<Config>, mut ctl: mpsc::Receiver<Control>) -> Resu
         }
     }
     let mut director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
-    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director)?;
+    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director, release)?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
@@ -196,7 +201,7 @@ type KernelStart = (
 );
 
 /// Starts the kernel thread and programs the initial table (every real server as the director says).
-fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String> {
+fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<KernelStart, String> {
     let (tx, rx) = std::sync::mpsc::channel::<KernelCmd>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let global = cfg.global.clone();
@@ -331,6 +336,11 @@ fn start_kernel(cfg: &Config, director: &Director) -> Result<KernelStart, String
                         Err(e) => error!("IPVS: re-reading the table after the reload: {e}"),
                     }
                 }
+            }
+            if !release {
+                info!("IPVS: leaving the services in the kernel (--dont-release-ipvs)");
+                kernel.leave();
+                return;
             }
             match kernel.stop(global.lvs_flush_on_stop) {
                 Ok(r) => info!("IPVS: removed lvsd's services ({} operations)", r.ops),

@@ -114,6 +114,21 @@ impl Kernel {
         self.tables.adopt(keys);
     }
 
+    /// On stop with --dont-release-ipvs: the services and their destinations stay as they are (also
+    /// with lvs_flush_on_stop); only the sync daemons lvsd started are stopped, as they are not part
+    /// of the table.
+    pub fn leave(mut self) {
+        self.stop_daemons();
+    }
+
+    fn stop_daemons(&mut self) {
+        for s in std::mem::take(&mut self.daemons) {
+            if let Err(e) = self.client.del_daemon(s) {
+                tracing::warn!("cannot stop the {s:?} sync daemon: {e}");
+            }
+        }
+    }
+
     /// On stop: remove what lvsd added, or flush everything with `lvs_flush_on_stop`.
     pub fn stop(mut self, mode: FlushOnStop) -> Result<SyncReport, ipvs::Error> {
         let started = Instant::now();
@@ -151,11 +166,7 @@ impl Kernel {
                 }
             }
         };
-        for s in std::mem::take(&mut self.daemons) {
-            if let Err(e) = self.client.del_daemon(s) {
-                tracing::warn!("cannot stop the {s:?} sync daemon: {e}");
-            }
-        }
+        self.stop_daemons();
         Ok(SyncReport {
             elapsed: started.elapsed(),
             ..report

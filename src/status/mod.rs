@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -87,18 +87,42 @@ pub fn spawn(cfg: &std::sync::Arc<Config>, metrics_listen: Option<String>, engin
     if let Some(addr) = metrics_listen.or_else(|| cfg.global.metrics_listen.clone()) {
         http::spawn(&addr, snap.clone());
     }
-    tokio::task::spawn_local(run(snap, rx, engines));
+    // Handlers are installed now, not when the task first runs: until then these signals would
+    // end lvsd (their default action).
+    tokio::task::spawn_local(run(snap, rx, engines, DumpSignals::install()));
+}
+
+/// keepalived's dump signals (`--signum` DATA, STATS, STATS_CLEAR, JSON).
+struct DumpSignals {
+    data: Option<Signal>,
+    stats: Option<Signal>,
+    stats_clear: Option<Signal>,
+    json: Option<Signal>,
+}
+
+impl DumpSignals {
+    fn install() -> DumpSignals {
+        let sig = |name: &str| {
+            let n = crate::cli::signum(name)?;
+            signal(SignalKind::from_raw(n))
+                .map_err(|e| warn!("cannot handle the {name} signal ({n}): {e}"))
+                .ok()
+        };
+        DumpSignals {
+            data: sig("DATA"),
+            stats: sig("STATS"),
+            stats_clear: sig("STATS_CLEAR"),
+            json: sig("JSON"),
+        }
+    }
 }
 
 async fn run(
     snap: Rc<RefCell<Snapshot>>,
     mut rx: mpsc::UnboundedReceiver<Event>,
     engines: Vec<Engine>,
+    mut sigs: DumpSignals,
 ) {
-    let sig = |k: SignalKind| signal(k).map_err(|e| warn!("status signals: {e}")).ok();
-    let mut usr1 = sig(SignalKind::user_defined1());
-    let mut usr2 = sig(SignalKind::user_defined2());
-    let mut json = sig(SignalKind::from_raw(libc::SIGRTMIN() + 2));
     let mailer = Mailer::from_global(&snap.borrow().config.global);
     let mut waiting = engines;
     if waiting.is_empty() {
@@ -122,15 +146,30 @@ async fn run(
                 }
                 apply(&mut sn, ev, SystemTime::now());
             }
-            Some(_) = recv(&mut usr1) => write(dump::data_path(&snap.borrow().config), dump::data(&snap.borrow())),
-            Some(_) = recv(&mut usr2) => write(dump::stats_path(&snap.borrow().config), dump::stats(&snap.borrow())),
-            Some(_) = recv(&mut json) => write(dump::json_path(&snap.borrow().config), dump::json(&snap.borrow())),
+            Some(_) = recv(&mut sigs.data) => write(dump::data_path(&snap.borrow().config), dump::data(&snap.borrow())),
+            Some(_) = recv(&mut sigs.stats) => write(dump::stats_path(&snap.borrow().config), dump::stats(&snap.borrow())),
+            Some(_) = recv(&mut sigs.stats_clear) => {
+                info!("STATS_CLEAR: writing the VRRP statistics, then clearing them");
+                let mut sn = snap.borrow_mut();
+                write(dump::stats_path(&sn.config), dump::stats(&sn));
+                clear_stats(&mut sn);
+            }
+            Some(_) = recv(&mut sigs.json) => write(dump::json_path(&snap.borrow().config), dump::json(&snap.borrow())),
         }
     }
 }
 
+/// keepalived's STATS_CLEAR: every VRRP counter of the stats dump, the JSON dump and /metrics
+/// starts again from 0 (states and priorities stay).
+pub fn clear_stats(sn: &mut Snapshot) {
+    for i in &mut sn.instances {
+        i.stats = Default::default();
+    }
+    sn.rejects.clear();
+}
+
 /// A signal stream that may be missing (never fires then).
-async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+async fn recv(s: &mut Option<Signal>) -> Option<()> {
     match s {
         Some(s) => s.recv().await,
         None => std::future::pending().await,

@@ -315,3 +315,39 @@ fn a_reload_adds_and_removes_views_and_keeps_the_state_of_what_stays() {
     assert!(m.contains("instance=\"VI_4\""), "{m}");
     assert!(!m.contains("instance=\"VI_3\""), "{m}");
 }
+
+#[test]
+fn stats_clear_zeroes_the_counters_and_keeps_the_state() {
+    let mut sn = snapshot(LVS);
+    let now = SystemTime::now();
+    apply(
+        &mut sn,
+        Event::VrrpState {
+            instance: "VI_3".into(),
+            state: State::Master,
+            priority: 90,
+        },
+        now,
+    );
+    for instance in [Some("VI_3".to_string()), None] {
+        apply(
+            &mut sn,
+            Event::Rejected {
+                instance,
+                reason: "BadTtl".into(),
+            },
+            now,
+        );
+    }
+    super::clear_stats(&mut sn);
+    let m = http::metrics(&sn);
+    for line in [
+        "lvsd_vrrp_state{instance=\"VI_3\"} 2",
+        "lvsd_vrrp_effective_priority{instance=\"VI_3\"} 90",
+        "lvsd_vrrp_become_master_total{instance=\"VI_3\"} 0",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+    }
+    assert!(!m.contains("BadTtl"), "rejects cleared:\n{m}");
+    assert!(dump::stats(&sn).contains("VRRP Instance: VI_3\n  Advertisements:\n    Received: 0\n    Sent: 0\n  Became master: 0\n"));
+}

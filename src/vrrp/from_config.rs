@@ -82,6 +82,7 @@ fn auth(inst: &VrrpInstance) -> Auth {
         Some(model::Authentication {
             auth_type: Some(AuthType::Pass),
             auth_pass,
+            ..
         }) => Auth::pass(auth_pass.as_deref().unwrap_or("")),
         _ => Auth::None,
     }

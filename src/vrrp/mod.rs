@@ -1,7 +1,8 @@
 //! VRRP (RFC 3768 / RFC 5798). Pure parts: packet codec, validation, the per-instance state
 //! machine, tracking and sync groups. Shell: `socket` (raw IP 112), `netlink` (VIPs, links),
-//! `routes`, `announce` (GARP/NA), `from_config` (model -> params) and `engine`, the task that
-//! owns every instance and its timers. `reload` decides what a new configuration changes.
+//! `routes`, `rules`, `statics` (static_ipaddress / routes / rules), `announce` (GARP/NA),
+//! `from_config` (model -> params) and `engine`, the task that owns every instance and its timers.
+//! `reload` decides what a new configuration changes.
 
 pub mod announce;
 pub mod checksum;
@@ -16,6 +17,7 @@ pub mod routes;
 pub mod rules;
 pub mod socket;
 pub mod state;
+pub mod statics;
 pub mod sync;
 pub mod timers;
 pub mod track;

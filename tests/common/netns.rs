@@ -249,6 +249,15 @@ impl Lab {
         }
     }
 
+    /// Whether the daemon is still running (not exited, not killed).
+    #[allow(dead_code)] // not every test crate that includes this module uses it
+    pub fn running(&mut self, d: usize) -> bool {
+        match &mut self.daemons[d].child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
     /// Waits for the daemon to exit (after a signal); its exit status, or None after 10 s.
     pub fn wait_exit(&mut self, d: usize) -> Option<std::process::ExitStatus> {
         let mut child = self.daemons[d].child.take()?;

@@ -5,7 +5,8 @@ use crate::config::tree::Node;
 use crate::config::values::{parse_ip, Ctx};
 
 /// global_defs keywords keepalived knows that lvsd reads without acting on them (process tuning, SNMP,
-/// DBus, firewall integration ...). They are listed in `--dump-conf` under `global.ignored`.
+/// DBus, firewall integration ...). Each gets a warning and is listed in `--dump-conf` under
+/// `global.ignored`.
 const IGNORED: &[&str] = &[
     "tmp_config_directory",
     "config_save_dir",
@@ -238,7 +239,10 @@ pub fn build(ctx: &mut Ctx, node: &Node, g: &mut Global) {
             "metrics_listen" => {
                 g.metrics_listen = ctx.string(n, "an address:port such as 127.0.0.1:9650")
             }
-            _ if IGNORED.contains(&kw) => g.ignored.push(kw.to_string()),
+            _ if IGNORED.contains(&kw) => {
+                ctx.ignored(n);
+                g.ignored.push(kw.to_string());
+            }
             _ => ctx.unknown(n, "global_defs"),
         }
     }

@@ -548,11 +548,13 @@ fn authentication(ctx: &mut Ctx, node: &Node) -> Option<Authentication> {
     let mut a = Authentication {
         auth_type: None,
         auth_pass: None,
+        type_span: node.span(),
     };
     for n in ctx.block(node) {
         match n.kw() {
             "auth_type" => {
                 if let Some(t) = ctx.one(n, "PASS or AH") {
+                    a.type_span = t.span;
                     match t.text.to_ascii_uppercase().as_str() {
                         "PASS" => a.auth_type = Some(AuthType::Pass),
                         "AH" => a.auth_type = Some(AuthType::Ah),

@@ -6,6 +6,7 @@ mod listen;
 mod reload;
 mod scripts;
 mod setup;
+mod shutdown;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -133,6 +134,8 @@ struct Engine {
     check_unicast_src: bool,
     /// Gap between gratuitous ARPs and between unsolicited NAs of one burst.
     garp_gap: (Duration, Duration),
+    /// Stopping with --dont-release-vrrp (see shutdown.rs).
+    keep_on_stop: bool,
 }
 
 struct RunningScript {
@@ -150,10 +153,26 @@ fn fifo_path(cfg: &Config) -> Option<std::path::PathBuf> {
         .map(|s| s.command.clone().into())
 }
 
-/// Runs until `Control::Stop`; returns after the clean shutdown.
+/// Runs until `Control::Stop`; returns after the clean shutdown, which leaves VIPs, routes, rules
+/// and VMACs in place when `release` is false (--dont-release-vrrp). The static addresses, routes and
+/// rules are there from before the instances start until after they stop.
 pub async fn run(
     shared: std::sync::Arc<Config>,
+    ctl: mpsc::Receiver<Control>,
+    release: bool,
+) -> Result<(), EngineError> {
+    let statics = crate::vrrp::statics::Statics::add(&shared).await;
+    let r = run_instances(shared, ctl, release).await;
+    if let Some(s) = statics {
+        s.remove().await;
+    }
+    r
+}
+
+async fn run_instances(
+    shared: std::sync::Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
+    release: bool,
 ) -> Result<(), EngineError> {
     let cfg = &*shared;
     // Without instances the engine waits; a reload that brings some starts it.
@@ -213,6 +232,7 @@ pub async fn run(
             cfg.global.vrrp_garp_interval.0,
             cfg.global.vrrp_gna_interval.0,
         ),
+        keep_on_stop: false,
     };
     eng.rebuild_groups(Vec::new());
     for name in crate::vrrp::reload::tracked_scripts(cfg) {
@@ -264,14 +284,7 @@ pub async fn run(
     if let Some(t) = eng.file_watcher.take() {
         t.abort();
     }
-    for i in 0..eng.slots.len() {
-        eng.feed(i, Input::Stop).await;
-    }
-    for s in &eng.slots {
-        if let Some(v) = &s.vmac {
-            crate::vrrp::vmac::remove(&eng.nl, v).await;
-        }
-    }
+    eng.shutdown(release).await;
     eng.log_reject_totals();
     eng.notifier.drain(Duration::from_secs(5)).await;
     Ok(())
@@ -534,6 +547,9 @@ impl Engine {
 
     async fn perform(&mut self, i: usize, actions: Vec<Action>) {
         for a in actions {
+            if self.kept_on_stop(i, &a) {
+                continue;
+            }
             let name = self.slots[i].vi.name().to_string();
             match a {
                 Action::Send(adv) => {

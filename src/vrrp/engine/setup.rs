@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::listen::ListenKey;
 use super::{EngineError, Slot};
@@ -273,6 +273,11 @@ pub async fn build_slot(
         .cloned()
         .collect();
     remove_leftovers(nl, &inst.name, params.is_address_owner(), &leftovers).await;
+    // At daemon start (nothing else running yet) a kill -9 or a stop with --dont-release-vrrp may
+    // also have left virtual routes and rules: keepalived removes them before starting as BACKUP.
+    if ctx.keep.is_empty() && !params.is_address_owner() {
+        remove_leftover_routes(nl, &inst.name, &routes, &rules).await;
+    }
     info!(
         "({}) interface {} vrid {} priority {} from {primary}",
         inst.name, link.name, params.vrid, params.priority
@@ -493,6 +498,25 @@ async fn make_vmac(
         }
     }
     Ok(v)
+}
+
+/// Deleting what is absent succeeds, so these cannot tell what was left over: failures are debug.
+async fn remove_leftover_routes(
+    nl: &Netlink,
+    name: &str,
+    routes: &[(String, RouteMessage)],
+    rules: &[(String, RuleMessage)],
+) {
+    for (what, r) in rules {
+        if let Err(e) = nl.del_rule(what, r).await {
+            debug!("({name}) leftover rule: {e}");
+        }
+    }
+    for (what, r) in routes {
+        if let Err(e) = nl.del_route(what, r).await {
+            debug!("({name}) leftover route: {e}");
+        }
+    }
 }
 
 /// After a kill -9 our VIPs may still be on the interface: remove them, unless this instance
