@@ -231,10 +231,11 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
             if a.auth_type.is_none() && a.auth_pass.is_some() {
                 ctx.warn(i.span, format!("vrrp_instance {name}: auth_pass without auth_type: no authentication is used"));
             }
-            // keepalived wraps AH adverts in an IPsec header lvsd neither sends nor reads: peers
-            // would not see each other and both become MASTER. Refused rather than run without it.
+            // keepalived wraps AH adverts in an IPsec header lvsd neither sends nor reads. The file
+            // stays accepted (keepalived's own samples use AH, and lvsd pairs work without it), but
+            // loudly: an lvsd and a keepalived peer using AH would not hear each other.
             if a.auth_type == Some(AuthType::Ah) && i.version == 2 && !ipv6 {
-                ctx.err(a.type_span, format!("vrrp_instance {name}: 'auth_type AH' is not supported by lvsd: AH adverts carry an IPsec header lvsd neither sends nor reads, so its peers and lvsd would not hear each other and both would become MASTER; use 'auth_type PASS' on every router, or no authentication"));
+                ctx.warn(a.type_span, format!("vrrp_instance {name}: 'auth_type AH' is not supported by lvsd: this instance runs without authentication, and keepalived peers using AH will not hear it nor it them (both would become MASTER); use 'auth_type PASS' on every router, or no authentication"));
             }
             if i.version == 3 && a.auth_type.is_some() {
                 ctx.warn(i.span, format!("vrrp_instance {name}: VRRPv3 has no authentication; the authentication block is ignored"));
