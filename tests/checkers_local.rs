@@ -188,3 +188,54 @@ async fn file_check_value_times_weight() {
     let p = probe_with(&top(1), "127.0.0.1 80", "FILE_CHECK { track_file tf }");
     assert!(!p.run().await.ok, "unreadable file");
 }
+
+#[tokio::test]
+async fn misc_check_runs_as_global_script_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "who.sh", "[ \"$(id -u)\" = \"$1\" ]");
+    let nobody = lvsd::check::misc::user_ids("nobody", None).unwrap().0;
+    let top = "global_defs { script_user nobody }";
+    let p = probe_with(
+        top,
+        "127.0.0.1 80",
+        &format!("MISC_CHECK {{ misc_path \"{} {nobody}\" }}", s.display()),
+    );
+    let o = p.run().await;
+    assert!(o.ok, "script_user is the default user of MISC_CHECK: {o:?}");
+}
+
+#[test]
+fn enable_script_security_leaves_out_a_misc_check_others_can_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    let s = script(dir.path(), "open.sh", &format!("touch {}", ran.display()));
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let cfg = config(&lines(&format!(
+        "global_defs {{ enable_script_security }}\nvirtual_server 10.0.0.1 80 {{ protocol TCP; \
+         real_server 127.0.0.1 80 {{ MISC_CHECK {{ misc_path {} }} }} }}",
+        s.display()
+    )));
+    let mut warnings = Vec::new();
+    let plan = lvsd::check::runner::plan(&cfg, &mut warnings).expect("the rest builds");
+    assert!(
+        plan[0].checkers.is_empty(),
+        "the unsafe MISC_CHECK is left out"
+    );
+    let text = warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("MISC_CHECK script not run") && text.contains("writable"),
+        "{text}"
+    );
+    // The same script is run (as root, with a warning at run time) without enable_script_security.
+    let cfg = config(&lines(&format!(
+        "virtual_server 10.0.0.1 80 {{ protocol TCP; real_server 127.0.0.1 80 {{ MISC_CHECK {{ misc_path {} }} }} }}",
+        s.display()
+    )));
+    let mut warnings = Vec::new();
+    let plan = lvsd::check::runner::plan(&cfg, &mut warnings).expect("builds");
+    assert_eq!(plan[0].checkers.len(), 1);
+}

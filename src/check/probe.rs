@@ -24,6 +24,14 @@ pub enum BuildError {
     },
     #[error("real server [{rs}]: {checker} is not supported by lvsd; the checker is ignored")]
     Unsupported { rs: String, checker: &'static str },
+    /// enable_script_security refused the MISC_CHECK's script: it is left out, as an unsafe notify
+    /// script is not run.
+    #[error("real server [{rs}]: {checker} script not run: {why}; the checker is left out")]
+    Refused {
+        rs: String,
+        checker: &'static str,
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -124,16 +132,41 @@ impl Probe {
                 misc_path,
                 misc_timeout,
                 misc_dynamic,
-            } => Probe::Misc(
-                MiscProbe::new(
-                    &misc_path.command,
-                    misc_timeout.map_or(c.delay_loop.0, |t| t.0),
-                    *misc_dynamic,
-                    misc_path.user.as_deref(),
-                    misc_path.group.as_deref(),
+            } => {
+                // As for notify scripts: the script's own user, else global_defs script_user; with
+                // enable_script_security a script others could change is not run as root.
+                let default_user = cfg.global.script_user.as_ref();
+                let prepared = crate::notify::command::prepare(misc_path, default_user, &[])
+                    .map_err(|e| invalid(format!("misc_path '{}': {e}", misc_path.command)))?;
+                if let Err(why) = crate::notify::security::check(&prepared) {
+                    if cfg.global.enable_script_security {
+                        return Err(BuildError::Refused {
+                            rs: format!("{}]:{}", rs.ip, rs.port),
+                            checker,
+                            why,
+                        });
+                    }
+                    tracing::warn!(
+                        "SECURITY: MISC_CHECK script '{}' runs as root: {why}",
+                        misc_path.command
+                    );
+                }
+                let (user, group) = match (&misc_path.user, default_user) {
+                    (Some(u), _) => (Some(u.as_str()), misc_path.group.as_deref()),
+                    (None, Some((u, g))) => (Some(u.as_str()), g.as_deref()),
+                    (None, None) => (None, None),
+                };
+                Probe::Misc(
+                    MiscProbe::new(
+                        &misc_path.command,
+                        misc_timeout.map_or(c.delay_loop.0, |t| t.0),
+                        *misc_dynamic,
+                        user,
+                        group,
+                    )
+                    .map_err(invalid)?,
                 )
-                .map_err(invalid)?,
-            ),
+            }
             CheckKind::Udp {
                 payload,
                 require_reply,

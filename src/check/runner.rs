@@ -70,7 +70,9 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
                         warmup: c.warmup.0,
                         log_all_failures: c.log_all_failures || cfg.global.checker_log_all_failures,
                     }),
-                    Err(e @ BuildError::Unsupported { .. }) => warnings.push(e),
+                    Err(e @ (BuildError::Unsupported { .. } | BuildError::Refused { .. })) => {
+                        warnings.push(e)
+                    }
                     Err(e) => return Err(e),
                 }
             }
