@@ -173,6 +173,8 @@ async fn reload(
         Ok(l) => l,
         Err(e) => {
             error!("reload failed ({e}); keeping the running configuration");
+            crate::status::emit(crate::status::Event::ReloadFailed);
+            sdnotify::ready();
             return;
         }
     };
@@ -183,6 +185,9 @@ async fn reload(
         error!(
             "reload failed: the new configuration has errors; keeping the running configuration"
         );
+        crate::status::emit(crate::status::Event::ReloadFailed);
+        // systemd was told RELOADING=1: the old configuration runs on, so ready again.
+        sdnotify::ready();
         return;
     };
     let new = Arc::new(new);

@@ -194,6 +194,51 @@ pub fn metrics(sn: &Snapshot) -> String {
     }
     f.head("lvsd_reloads_total", "counter", "Configuration reloads");
     let _ = writeln!(f.out, "lvsd_reloads_total {}", sn.reloads);
+    f.head(
+        "lvsd_reload_failures_total",
+        "counter",
+        "Reloads refused because the new file had errors",
+    );
+    let _ = writeln!(f.out, "lvsd_reload_failures_total {}", sn.reload_failures);
+    if let Some(ok) = sn.last_reload_ok {
+        f.head(
+            "lvsd_last_reload_success",
+            "gauge",
+            "1 if the last reload applied, 0 if it was refused",
+        );
+        let _ = writeln!(f.out, "lvsd_last_reload_success {}", u8::from(ok));
+    }
+    if !sn.latency.is_empty() {
+        f.head(
+            "lvsd_checker_duration_seconds",
+            "histogram",
+            "Duration of health-check probes by checker type",
+        );
+        for (kind, h) in &sn.latency {
+            let mut cum = 0;
+            for (i, n) in h.counts.iter().enumerate() {
+                cum += n;
+                let le = match super::snapshot::LATENCY_BOUNDS.get(i) {
+                    Some(b) => b.to_string(),
+                    None => "+Inf".to_string(),
+                };
+                let _ = writeln!(
+                    f.out,
+                    "lvsd_checker_duration_seconds_bucket{{type=\"{kind}\",le=\"{le}\"}} {cum}"
+                );
+            }
+            let _ = writeln!(
+                f.out,
+                "lvsd_checker_duration_seconds_sum{{type=\"{kind}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                f.out,
+                "lvsd_checker_duration_seconds_count{{type=\"{kind}\"}} {}",
+                h.count
+            );
+        }
+    }
     out
 }
 

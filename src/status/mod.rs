@@ -59,6 +59,13 @@ pub enum Event {
     /// A valid configuration was loaded: the views follow it (instances and servers added or
     /// removed), keeping what the engines reported for the objects that stay.
     Reloaded(std::sync::Arc<Config>),
+    /// A reload refused: the new file had errors, the running configuration stays.
+    ReloadFailed,
+    /// The checker engine's probe durations of one checker type so far (cumulative).
+    CheckerLatency {
+        kind: &'static str,
+        histogram: snapshot::Histogram,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +273,13 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
             }
         }
         Event::Reloaded(config) => sn.follow(config),
+        Event::ReloadFailed => {
+            sn.reload_failures += 1;
+            sn.last_reload_ok = Some(false);
+        }
+        Event::CheckerLatency { kind, histogram } => {
+            sn.latency.insert(kind, histogram);
+        }
         Event::VrrpGroup { .. } | Event::Ready(_) => {}
     }
 }

@@ -76,6 +76,37 @@ pub struct Snapshot {
     /// Rejected packets not tied to one instance (unknown VRID, unreadable datagrams).
     pub rejects: BTreeMap<String, u64>,
     pub reloads: u64,
+    /// Reloads refused because the new file had errors, and whether the last reload applied.
+    pub reload_failures: u64,
+    pub last_reload_ok: Option<bool>,
+    /// Probe durations by checker type, as the checker engine last reported them.
+    pub latency: BTreeMap<&'static str, Histogram>,
+}
+
+/// Upper bounds (seconds) of the checker latency histogram's buckets; the last is +Inf.
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// A cumulative Prometheus-style histogram of durations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    /// Per bucket of `LATENCY_BOUNDS`, plus one for +Inf (not cumulative: rendered so).
+    pub counts: [u64; 13],
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, secs: f64) {
+        let i = LATENCY_BOUNDS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        self.counts[i] += 1;
+        self.sum += secs;
+        self.count += 1;
+    }
 }
 
 impl Snapshot {
@@ -104,6 +135,9 @@ impl Snapshot {
         }
         next.rejects = std::mem::take(&mut self.rejects);
         next.reloads = self.reloads + 1;
+        next.reload_failures = self.reload_failures;
+        next.last_reload_ok = Some(true);
+        next.latency = std::mem::take(&mut self.latency);
         *self = next;
     }
 }
@@ -159,6 +193,9 @@ impl Snapshot {
                 .collect(),
             rejects: BTreeMap::new(),
             reloads: 0,
+            reload_failures: 0,
+            last_reload_ok: None,
+            latency: BTreeMap::new(),
             config,
         }
     }

@@ -351,3 +351,45 @@ fn stats_clear_zeroes_the_counters_and_keeps_the_state() {
     assert!(!m.contains("BadTtl"), "rejects cleared:\n{m}");
     assert!(dump::stats(&sn).contains("VRRP Instance: VI_3\n  Advertisements:\n    Received: 0\n    Sent: 0\n  Became master: 0\n"));
 }
+
+#[test]
+fn metrics_show_checker_latency_and_the_last_reload_result() {
+    let mut sn = snapshot(LVS);
+    let now = SystemTime::now();
+    let mut h = super::snapshot::Histogram::default();
+    for s in [0.0004, 0.003, 0.003, 7.0] {
+        h.observe(s);
+    }
+    apply(
+        &mut sn,
+        Event::CheckerLatency {
+            kind: "TCP_CHECK",
+            histogram: h,
+        },
+        now,
+    );
+    apply(&mut sn, Event::ReloadFailed, now);
+    let m = http::metrics(&sn);
+    for line in [
+        "# TYPE lvsd_checker_duration_seconds histogram",
+        "lvsd_checker_duration_seconds_bucket{type=\"TCP_CHECK\",le=\"0.001\"} 1",
+        "lvsd_checker_duration_seconds_bucket{type=\"TCP_CHECK\",le=\"0.0025\"} 1",
+        "lvsd_checker_duration_seconds_bucket{type=\"TCP_CHECK\",le=\"0.005\"} 3",
+        "lvsd_checker_duration_seconds_bucket{type=\"TCP_CHECK\",le=\"5\"} 3",
+        "lvsd_checker_duration_seconds_bucket{type=\"TCP_CHECK\",le=\"+Inf\"} 4",
+        "lvsd_checker_duration_seconds_count{type=\"TCP_CHECK\"} 4",
+        "lvsd_reload_failures_total 1",
+        "lvsd_last_reload_success 0",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+    }
+    // A good reload after it: the failure count stays, the last result is a success.
+    let same = sn.config.clone();
+    apply(&mut sn, Event::Reloaded(same), now);
+    let m = http::metrics(&sn);
+    assert!(m.lines().any(|l| l == "lvsd_last_reload_success 1"), "{m}");
+    assert!(
+        m.lines().any(|l| l == "lvsd_reload_failures_total 1"),
+        "{m}"
+    );
+}
