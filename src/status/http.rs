@@ -35,8 +35,26 @@ pub fn spawn(addr: &str, snap: Rc<RefCell<Snapshot>>) {
             let snap = snap.clone();
             tokio::task::spawn_local(async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let resp = respond(&snap.borrow(), req.uri().path());
-                    async move { Ok::<_, Infallible>(resp) }
+                    let snap = snap.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let wants_ipvs =
+                            path == "/metrics" && !snap.borrow().config.virtual_servers.is_empty();
+                        // The counters live in the kernel: read them at scrape time, off this
+                        // thread (netlink blocks), and skip them where IPVS cannot be read.
+                        let kernel = if wants_ipvs {
+                            tokio::task::spawn_blocking(ipvs_entries)
+                                .await
+                                .ok()
+                                .flatten()
+                        } else {
+                            None
+                        };
+                        let extra = kernel
+                            .map(|e| ipvs_metrics(&snap.borrow(), &e))
+                            .unwrap_or_default();
+                        Ok::<_, Infallible>(respond(&snap.borrow(), &path, &extra))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -46,9 +64,117 @@ pub fn spawn(addr: &str, snap: Rc<RefCell<Snapshot>>) {
     });
 }
 
-fn respond(sn: &Snapshot, path: &str) -> Response<Full<Bytes>> {
+type Entries = Vec<(ipvs::ServiceEntry, Vec<ipvs::DestEntry>)>;
+
+/// The kernel's IPVS table with counters, or None where it cannot be read (no IPVS here).
+fn ipvs_entries() -> Option<Entries> {
+    let mut c = ipvs::Client::connect().ok()?;
+    c.entries().ok()
+}
+
+/// `[10.0.0.1]:tcp:80` / `FWM 1`, as the snapshot labels virtual servers.
+fn service_label(k: &ipvs::ServiceKey) -> String {
+    match k {
+        ipvs::ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => format!("[{addr}]:{}:{port}", protocol.name().to_ascii_lowercase()),
+        ipvs::ServiceKey::Fwmark { mark, .. } => format!("FWM {mark}"),
+    }
+}
+
+/// Per real server of lvsd's own virtual servers: IPVS connections, packets and bytes.
+pub fn ipvs_metrics(sn: &Snapshot, entries: &Entries) -> String {
+    let ours: std::collections::HashSet<&str> =
+        sn.servers.iter().map(|v| v.label.as_str()).collect();
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    let rows: Vec<(String, String, &ipvs::DestEntry)> = entries
+        .iter()
+        .filter_map(|(s, ds)| {
+            let vs = service_label(&s.service.key);
+            ours.contains(vs.as_str()).then_some((vs, s, ds))
+        })
+        .flat_map(|(vs, s, ds)| {
+            let proto = match s.service.key {
+                ipvs::ServiceKey::Addr { protocol, .. } => protocol.name().to_ascii_lowercase(),
+                ipvs::ServiceKey::Fwmark { .. } => "fwm".to_string(),
+            };
+            ds.iter().map(move |d| {
+                (
+                    vs.clone(),
+                    format!("[{}]:{proto}:{}", d.dest.addr, d.dest.port),
+                    d,
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    type Get = fn(&ipvs::DestEntry) -> u64;
+    let series: [(&str, &str, &str, Get); 7] = [
+        (
+            "lvsd_ipvs_active_connections",
+            "gauge",
+            "Active connections to the real server (IPVS)",
+            |d| u64::from(d.active_conns),
+        ),
+        (
+            "lvsd_ipvs_inactive_connections",
+            "gauge",
+            "Inactive connections to the real server (IPVS)",
+            |d| u64::from(d.inactive_conns),
+        ),
+        (
+            "lvsd_ipvs_connections_total",
+            "counter",
+            "Connections scheduled to the real server (IPVS)",
+            |d| d.stats.map_or(0, |s| s.conns),
+        ),
+        (
+            "lvsd_ipvs_packets_in_total",
+            "counter",
+            "Packets from clients to the real server (IPVS)",
+            |d| d.stats.map_or(0, |s| s.inpkts),
+        ),
+        (
+            "lvsd_ipvs_packets_out_total",
+            "counter",
+            "Packets from the real server to clients (IPVS)",
+            |d| d.stats.map_or(0, |s| s.outpkts),
+        ),
+        (
+            "lvsd_ipvs_bytes_in_total",
+            "counter",
+            "Bytes from clients to the real server (IPVS)",
+            |d| d.stats.map_or(0, |s| s.inbytes),
+        ),
+        (
+            "lvsd_ipvs_bytes_out_total",
+            "counter",
+            "Bytes from the real server to clients (IPVS)",
+            |d| d.stats.map_or(0, |s| s.outbytes),
+        ),
+    ];
+    for (name, kind, help, get) in series {
+        f.head(name, kind, help);
+        for (vs, rs, d) in &rows {
+            f.line(name, &[("virtual_server", vs), ("real_server", rs)], get(d));
+        }
+    }
+    out
+}
+
+/// `extra`: metrics read elsewhere (the kernel's IPVS counters), appended to /metrics.
+fn respond(sn: &Snapshot, path: &str, extra: &str) -> Response<Full<Bytes>> {
     let (code, ctype, body) = match path {
-        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", metrics(sn)),
+        "/metrics" => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            metrics(sn) + extra,
+        ),
         "/status" => (StatusCode::OK, "application/json", status(sn)),
         _ => (
             StatusCode::NOT_FOUND,

@@ -393,3 +393,45 @@ fn metrics_show_checker_latency_and_the_last_reload_result() {
         "{m}"
     );
 }
+
+#[test]
+fn metrics_show_ipvs_counters_of_lvsd_s_own_real_servers() {
+    use ipvs::types::{DestEntry, Destination, Forward, Service, ServiceEntry, ServiceKey, Stats};
+    let sn = snapshot(LVS);
+    let dest = |ip: &str, active, conns| DestEntry {
+        dest: Destination::new(ip.parse().unwrap(), 80, Forward::Masq),
+        active_conns: active,
+        inactive_conns: 1,
+        persistent_conns: 0,
+        stats: Some(Stats {
+            conns,
+            inbytes: 1000,
+            outbytes: 5000,
+            ..Stats::default()
+        }),
+    };
+    let service = |ip: &str| ServiceEntry {
+        service: Service::new(ServiceKey::tcp(ip.parse().unwrap(), 80), "rr"),
+        raw_flags: 0,
+        stats: None,
+    };
+    let entries = vec![
+        (
+            service("10.0.0.1"),
+            vec![dest("10.0.0.2", 3, 40), dest("10.0.0.3", 0, 2)],
+        ),
+        // Another program's service: not lvsd's to report.
+        (service("192.0.2.1"), vec![dest("192.0.2.2", 9, 9)]),
+    ];
+    let m = http::ipvs_metrics(&sn, &entries);
+    for line in [
+        "# TYPE lvsd_ipvs_connections_total counter",
+        "lvsd_ipvs_active_connections{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.0.2]:tcp:80\"} 3",
+        "lvsd_ipvs_connections_total{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.0.2]:tcp:80\"} 40",
+        "lvsd_ipvs_connections_total{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.0.3]:tcp:80\"} 2",
+        "lvsd_ipvs_bytes_out_total{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.0.3]:tcp:80\"} 5000",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+    }
+    assert!(!m.contains("192.0.2"), "{m}");
+}

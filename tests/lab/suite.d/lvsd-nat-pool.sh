@@ -85,7 +85,7 @@ EOF2
 # Another program's service: lvsd must leave it alone.
 $D ipvsadm -A -t 10.10.0.200:80 -s rr
 
-$D "$lvsd" -f "$w/lvsd.conf" -l -p "$w/lvsd.pid" >"$w/lvsd.log" 2>&1 &
+$D "$lvsd" -f "$w/lvsd.conf" -l -p "$w/lvsd.pid" --metrics-listen 127.0.0.1:9650 >"$w/lvsd.log" 2>&1 &
 lpid=$!
 dests() { $D ipvsadm -Ln -t 10.10.0.100:80 2>/dev/null | awk '$1 == "->" && $2 ~ /^10\.20/ { print $2 "/" $4 }' | sort | tr '\n' ' '; }
 wait_for() { # seconds expected
@@ -98,6 +98,14 @@ if wait_for 10 "$all"; then pass "lvsd programs the pool at start: $all"; else f
 
 answers=$(for i in 1 2 3 4 5 6; do ip netns exec cli python3 -c "import urllib.request; print(urllib.request.urlopen('http://10.10.0.100/', timeout=3).read().decode().strip())" 2>&1; done | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 [ "$answers" = " 2 rs1, 2 rs2, 2 rs3," ] && pass "rr through the VIP reaches each real server twice in 6 requests" || fail "answers through the VIP: $answers"
+# /metrics shows the kernel's counters of those requests per real server, in a valid format.
+metrics=$($D python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9650/metrics', timeout=10).read().decode())" 2>&1)
+echo "$metrics" | grep -q '^lvsd_ipvs_connections_total{virtual_server="\[10.10.0.100\]:tcp:80",real_server="\[10.20.1.2\]:tcp:8080"} 2$' \
+	&& pass "/metrics: IPVS counted 2 connections to rs1" \
+	|| fail "/metrics IPVS counters: $(echo "$metrics" | grep lvsd_ipvs_connections_total)"
+if command -v promtool >/dev/null; then
+	echo "$metrics" | promtool check metrics >"$w/promtool.out" 2>&1 && pass "/metrics passes promtool check metrics" || fail "promtool: $(cat "$w/promtool.out")"
+fi
 
 kill "${web[1]}"; t0=$(date +%s.%N)
 # Bound: delay_loop 1 + retry 1 x (connect_timeout 1 + delay_before_retry 1) = 3 s, plus a check in flight.
