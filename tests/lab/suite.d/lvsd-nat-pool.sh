@@ -98,9 +98,15 @@ if wait_for 10 "$all"; then pass "lvsd programs the pool at start: $all"; else f
 
 answers=$(for i in 1 2 3 4 5 6; do ip netns exec cli python3 -c "import urllib.request; print(urllib.request.urlopen('http://10.10.0.100/', timeout=3).read().decode().strip())" 2>&1; done | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 [ "$answers" = " 2 rs1, 2 rs2, 2 rs3," ] && pass "rr through the VIP reaches each real server twice in 6 requests" || fail "answers through the VIP: $answers"
-# /metrics shows the kernel's counters of those requests per real server, in a valid format.
-metrics=$($D python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9650/metrics', timeout=10).read().decode())" 2>&1)
-echo "$metrics" | grep -q '^lvsd_ipvs_connections_total{virtual_server="\[10.10.0.100\]:tcp:80",real_server="\[10.20.1.2\]:tcp:8080"} 2$' \
+# /metrics shows the kernel's counters of those requests per real server, in a valid format (the
+# kernel sums its per-CPU counters every 2 s, so the first scrape may lag).
+rs1_conns='^lvsd_ipvs_connections_total{virtual_server="\[10.10.0.100\]:tcp:80",real_server="\[10.20.1.2\]:tcp:8080"} 2$'
+for _ in $(seq 10); do
+	metrics=$($D python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9650/metrics', timeout=10).read().decode())" 2>&1)
+	echo "$metrics" | grep -q "$rs1_conns" && break
+	sleep 0.5
+done
+echo "$metrics" | grep -q "$rs1_conns" \
 	&& pass "/metrics: IPVS counted 2 connections to rs1" \
 	|| fail "/metrics IPVS counters: $(echo "$metrics" | grep lvsd_ipvs_connections_total)"
 if command -v promtool >/dev/null; then
