@@ -136,9 +136,11 @@ impl Probe {
                 // As for notify scripts: the script's own user, else global_defs script_user; with
                 // enable_script_security a script others could change is not run as root.
                 let default_user = cfg.global.script_user.as_ref();
-                let prepared = crate::notify::command::prepare(misc_path, default_user, &[])
-                    .map_err(|e| invalid(format!("misc_path '{}': {e}", misc_path.command)))?;
-                if let Err(why) = crate::notify::security::check(&prepared) {
+                // A line or user that cannot be prepared is reported by MiscProbe::new below.
+                let insecure = crate::notify::command::prepare(misc_path, default_user, &[])
+                    .ok()
+                    .and_then(|p| crate::notify::security::check(&p).err());
+                if let Some(why) = insecure {
                     if cfg.global.enable_script_security {
                         return Err(BuildError::Refused {
                             rs: format!("{}]:{}", rs.ip, rs.port),
