@@ -4,7 +4,7 @@
 #[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
 
-use common::netns::{can_run, keepalived_available, Lab};
+use common::netns::{can_run, keepalived_available, tool_available, Lab};
 use std::time::Duration;
 
 const VIP: &str = "10.9.0.100";
@@ -769,20 +769,9 @@ fn partition(lab: &Lab, node: usize, on: bool) {
     }
 }
 
-fn nft_available() -> bool {
-    let ok = std::process::Command::new("nft")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("skipped: nft (nftables) is not installed");
-    }
-    ok
-}
-
 #[test]
 fn partition_makes_two_masters_and_healing_leaves_the_higher_priority() {
-    if !can_run() || !nft_available() {
+    if !can_run() || !tool_available("nft", "--version", "nft (nftables)") {
         return;
     }
     let mut lab = Lab::new(2);
@@ -847,20 +836,9 @@ fn wait_answer(lab: &Lab, client: usize, name: &str, timeout: Duration) -> Strin
     }
 }
 
-fn socat_available() -> bool {
-    let ok = std::process::Command::new("socat")
-        .arg("-V")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("skipped: socat is not installed");
-    }
-    ok
-}
-
 #[test]
 fn three_directors_elect_by_priority_and_the_client_follows_failovers() {
-    if !can_run() || !socat_available() {
+    if !can_run() || !tool_available("socat", "-V", "socat") {
         return;
     }
     // Nodes 0..2 are directors (150, 120, 100), node 3 is the client.
@@ -947,7 +925,7 @@ fn neigh_of_vip(lab: &Lab, client: usize) -> String {
 
 #[test]
 fn use_vmac_moves_the_virtual_mac_with_the_master() {
-    if !can_run() || !socat_available() {
+    if !can_run() || !tool_available("socat", "-V", "socat") {
         return;
     }
     const VMAC: &str = "00:00:5e:00:01:33"; // VRID 51

@@ -4,7 +4,7 @@
 #[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
 
-use common::netns::{can_run, keepalived_available, Lab};
+use common::netns::{can_run, keepalived_available, tool_available, Lab};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -100,20 +100,9 @@ fn reload_raising_the_backup_priority_moves_the_vip_and_notifies_both() {
         .contains("higher priority 200 advert from 10.9.0.2"));
 }
 
-fn tcpdump_available() -> bool {
-    let ok = std::process::Command::new("tcpdump")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("skipped: tcpdump is not installed");
-    }
-    ok
-}
-
 #[test]
 fn reload_adding_a_vip_to_the_master_keeps_its_state_and_the_old_vip() {
-    if !can_run() || !tcpdump_available() {
+    if !can_run() || !tool_available("tcpdump", "--version", "tcpdump") {
         return;
     }
     let mut lab = Lab::new(2);

@@ -24,14 +24,19 @@ pub fn can_run() -> bool {
 }
 
 pub fn keepalived_available() -> bool {
-    let ok = Command::new("keepalived")
-        .arg("-v")
+    tool_available("keepalived", "-v", "keepalived")
+}
+
+/// Whether `cmd arg` runs (a test that needs it is skipped, and says so, when it does not).
+pub fn tool_available(cmd: &str, arg: &str, what: &str) -> bool {
+    let ok = Command::new(cmd)
+        .arg(arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok();
     if !ok {
-        eprintln!("skipped: keepalived is not installed");
+        eprintln!("skipped: {what} is not installed");
     }
     ok
 }
