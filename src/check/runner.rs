@@ -93,6 +93,24 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
     Ok(out)
 }
 
+/// `plan` with its warnings logged, and the open file limit raised for that many checkers (at start
+/// and at each reload, which may add some).
+fn planned(cfg: &Config) -> Result<Vec<PlannedRs>, BuildError> {
+    let mut warnings = Vec::new();
+    let planned = plan(cfg, &mut warnings)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let checkers: usize = planned.iter().map(|rs| rs.checkers.len()).sum();
+    let limit = super::fdlimit::ensure(checkers);
+    if limit < checkers as u64 {
+        tracing::warn!(
+            "open file limit {limit} is below the {checkers} checkers: checks will fail with EMFILE"
+        );
+    }
+    Ok(planned)
+}
+
 /// The running checkers: one task for all of them. An idle checker is plain data in a timer queue
 /// (its core, its probe, its real server); only a probe that is running is a future. A task per
 /// checker cost about 4 KiB each (task cell, timer, channel), most of lvsd's memory with 10,000.
@@ -113,17 +131,7 @@ impl Drop for Runner {
 impl Runner {
     /// Plans and starts all checkers of `cfg` (inside a tokio runtime).
     pub fn start(cfg: &Config, events: mpsc::Sender<CheckEvent>) -> Result<Runner, BuildError> {
-        let mut warnings = Vec::new();
-        let planned = plan(cfg, &mut warnings)?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        let checkers: usize = planned.iter().map(|rs| rs.checkers.len()).sum();
-        let limit = super::fdlimit::ensure(checkers);
-        if limit < checkers as u64 {
-            tracing::warn!("open file limit {limit} is below the {checkers} checkers: checks will fail with EMFILE");
-        }
-        Ok(Runner::spawn(planned, events))
+        Ok(Runner::spawn(planned(cfg)?, events))
     }
 
     /// Like `start`, but each real server starts in the state `alive[vs][rs]` says (after a reload):
@@ -133,11 +141,7 @@ impl Runner {
         alive: &[Vec<bool>],
         events: mpsc::Sender<CheckEvent>,
     ) -> Result<Runner, BuildError> {
-        let mut warnings = Vec::new();
-        let mut planned = plan(cfg, &mut warnings)?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
+        let mut planned = planned(cfg)?;
         for rs in &mut planned {
             let up = alive
                 .get(rs.vs)
@@ -318,7 +322,6 @@ impl Scheduler {
                         }
                     }
                 }
-                else => return,
             }
         }
     }
@@ -376,24 +379,22 @@ impl Scheduler {
 /// `initial`: the state a server starts in, not a change; at debug level, because every real server
 /// has one at start and after each reload (40,000 lines for a 10,000-service file).
 fn event(s: &Server, e: RsEvent, initial: bool) -> CheckEvent {
-    {
-        let name = &s.name;
-        let (kind, reason) = match e {
-            RsEvent::Up { reason } => (EventKind::Up, reason),
-            RsEvent::Down { reason } => (EventKind::Down, reason),
-            RsEvent::Weight { weight, reason } => (EventKind::Weight(weight), reason),
-        };
-        match kind {
-            _ if initial => tracing::debug!("Real server {name}: {reason} ({kind:?})"),
-            EventKind::Up => tracing::info!("Real server {name} is up: {reason}"),
-            EventKind::Down => tracing::warn!("Real server {name} is down: {reason}"),
-            EventKind::Weight(w) => tracing::info!("Real server {name} weight {w}: {reason}"),
-        }
-        CheckEvent {
-            vs: s.vs,
-            rs: s.rs,
-            kind,
-            reason,
-        }
+    let name = &s.name;
+    let (kind, reason) = match e {
+        RsEvent::Up { reason } => (EventKind::Up, reason),
+        RsEvent::Down { reason } => (EventKind::Down, reason),
+        RsEvent::Weight { weight, reason } => (EventKind::Weight(weight), reason),
+    };
+    match kind {
+        _ if initial => tracing::debug!("Real server {name}: {reason} ({kind:?})"),
+        EventKind::Up => tracing::info!("Real server {name} is up: {reason}"),
+        EventKind::Down => tracing::warn!("Real server {name} is down: {reason}"),
+        EventKind::Weight(w) => tracing::info!("Real server {name} weight {w}: {reason}"),
+    }
+    CheckEvent {
+        vs: s.vs,
+        rs: s.rs,
+        kind,
+        reason,
     }
 }
