@@ -86,21 +86,24 @@ fn service_label(k: &ipvs::ServiceKey) -> String {
 
 /// Per real server of lvsd's own virtual servers: IPVS connections, packets and bytes.
 pub fn ipvs_metrics(sn: &Snapshot, entries: &Entries) -> String {
-    let ours: std::collections::HashSet<&str> =
-        sn.servers.iter().map(|v| v.label.as_str()).collect();
+    // lvsd's own services, with the protocol their real servers are labelled with elsewhere in
+    // /metrics (a fwmark service's too); the views are in the configuration's order.
+    let ours: std::collections::HashMap<&str, &str> = sn
+        .servers
+        .iter()
+        .zip(&sn.config.virtual_servers)
+        .map(|(v, c)| (v.label.as_str(), super::snapshot::proto_name(c.protocol)))
+        .collect();
     let mut out = String::new();
     let mut f = Family { out: &mut out };
     let rows: Vec<(String, String, &ipvs::DestEntry)> = entries
         .iter()
         .filter_map(|(s, ds)| {
             let vs = service_label(&s.service.key);
-            ours.contains(vs.as_str()).then_some((vs, s, ds))
+            let proto = *ours.get(vs.as_str())?;
+            Some((vs, proto, ds))
         })
-        .flat_map(|(vs, s, ds)| {
-            let proto = match s.service.key {
-                ipvs::ServiceKey::Addr { protocol, .. } => protocol.name().to_ascii_lowercase(),
-                ipvs::ServiceKey::Fwmark { .. } => "fwm".to_string(),
-            };
+        .flat_map(|(vs, proto, ds)| {
             ds.iter().map(move |d| {
                 (
                     vs.clone(),
