@@ -110,7 +110,7 @@ fn reload(pid_file: Option<&std::path::PathBuf>) -> ExitCode {
 
 fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
     use lvsd::director::{kernel::Kernel, Director};
-    let director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
+    let director = Director::new(&std::sync::Arc::new(cfg.clone()));
     let desired = director.desired();
     if let IpvsAction::Show = action {
         print!("{}", ipvs::text::format_table(&desired));

@@ -94,3 +94,79 @@ fn refused_connection_is_an_error_exit() {
         ExitCode::FAILURE
     );
 }
+
+/// A server answering every connection with `answer`, and leaving the connection open when `keep`
+/// (a keep-alive server); each request's head is sent on the channel.
+fn raw_server(answer: &'static [u8], keep: bool) -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.ends_with(b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
+            let _ = s.write_all(answer);
+            if keep {
+                open.push(s);
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn raw_bodies_and_the_request_as_keepalived_genhash() {
+    // keepalived digests the bytes after the head as they come: chunked framing included, cut at
+    // Content-Length when there is one.
+    let cases: [(&[u8], bool, &[u8]); 3] = [
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            false,
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nbodyTRAILING",
+            false,
+            b"body",
+        ),
+        // A keep-alive server: Content-Length ends the page, not the server's close.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            true,
+            b"abc",
+        ),
+    ];
+    for (answer, keep, body) in cases {
+        let (port, seen) = raw_server(answer, keep);
+        let port = port.to_string();
+        let line = ["-s", "127.0.0.1", "-p", &port, "-u", "/health?x=1", "-t", "2"];
+        let started = std::time::Instant::now();
+        assert_eq!(ours(&line), lvsd::check::http::md5_hex(body), "{answer:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the page ended without waiting for the timeout"
+        );
+        let mine = seen.recv().unwrap();
+        assert_eq!(
+            mine,
+            format!("GET /health?x=1 HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:{port}\r\n\r\n")
+        );
+        if !keep {
+            if let Some(t) = theirs(&line) {
+                assert_eq!(ours(&line), t, "digest of {answer:?}");
+                let _ = seen.recv().unwrap();
+                assert_eq!(seen.recv().unwrap(), mine, "the request keepalived sends");
+            }
+        }
+    }
+}

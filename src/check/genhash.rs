@@ -2,7 +2,7 @@
 //! `digest` lines. As keepalived 2.2.7's genhash, the plain output is the hex digest alone.
 
 use super::http::{fetch, md5_hex, tls_setup, GetSpec, HttpProtocol};
-use super::net::{within, Target};
+use super::net::{within, Bind, Target};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -76,7 +76,10 @@ pub async fn digest(args: &GenhashArgs) -> Result<String, String> {
     })?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut target = Target::new(SocketAddr::new(ip, args.port), "tcp", timeout);
-    target.fwmark = args.fwmark;
+    target.set_bind(Bind {
+        fwmark: args.fwmark,
+        ..Bind::default()
+    });
     let tls = if args.ssl {
         Some(
             tls_setup(args.sni, None, args.virtualhost.as_deref(), ip)
@@ -94,16 +97,15 @@ pub async fn digest(args: &GenhashArgs) -> Result<String, String> {
     let page = within(timeout, fetch(&target, tls.as_ref(), &spec))
         .await?
         .map_err(|e| format!("connection to [{ip}]:{} failed: {e}", args.port))?;
-    let hash = md5_hex(&page.body);
+    let hash = md5_hex(page.body());
     if !args.verbose {
         return Ok(format!("{hash}\n"));
     }
     let mut out = String::new();
     section(&mut out, "HTTP Header Ascii Buffer");
-    out.push_str(&page.head.replace("\r\n", "\n"));
-    out.push('\n');
+    out.push_str(&String::from_utf8_lossy(page.head()).replace("\r\n", "\n"));
     section(&mut out, "HTML Buffer");
-    hexdump(&mut out, &page.body);
+    hexdump(&mut out, page.body());
     section(&mut out, "HTML hash final resulting");
     let _ = writeln!(out, "{hash}");
     let _ = writeln!(

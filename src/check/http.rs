@@ -1,23 +1,15 @@
-//! HTTP_GET and SSL_GET: one GET per url on a connection of its own (hyper 1, HTTP/1.x), then the
-//! status code range, the MD5 digest of the body and the regex are checked in keepalived's order.
+//! HTTP_GET and SSL_GET: one GET per url on a connection of its own (HTTP/1.x, TLS by rustls), then
+//! the status code range, the MD5 digest of the body and the regex are checked in keepalived's order.
 
 use super::decide::Outcome;
 use super::net::{io_text, within, Target};
 use super::tls;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
-use hyper::{Request, Version};
-use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
 use regex::bytes::{Regex, RegexBuilder};
 use rustls::pki_types::ServerName;
 use std::fmt::Write as _;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
-
-/// Bodies above this are refused rather than buffered (a health page is small).
-const MAX_BODY: usize = 16 << 20;
 
 /// keepalived's `http_protocol`: 1.0 (default), 1.0C (1.0 with Connection: close), 1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,13 +115,25 @@ pub struct HttpProbe {
     pub urls: Vec<UrlCheck>,
 }
 
-/// What a GET returned.
+/// What a GET returned: the response as read, with the body's place in it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub status: u16,
-    /// The status line and headers as text, for genhash -v.
-    pub head: String,
-    pub body: Bytes,
+    raw: Vec<u8>,
+    body_start: usize,
+    body_end: usize,
+}
+
+impl Fetched {
+    /// The status line and headers, for genhash -v.
+    pub fn head(&self) -> &[u8] {
+        &self.raw[..self.body_start]
+    }
+
+    /// The body, cut at Content-Length when the server sent one.
+    pub fn body(&self) -> &[u8] {
+        &self.raw[self.body_start..self.body_end]
+    }
 }
 
 impl HttpProbe {
@@ -230,7 +234,7 @@ pub fn judge(url: &UrlCheck, f: &Fetched) -> Option<Verdict> {
         });
     }
     if let Some(want) = &url.digest {
-        let got = md5_hex(&f.body);
+        let got = md5_hex(f.body());
         if !got.eq_ignore_ascii_case(want) {
             return Some(Verdict::Digest {
                 got,
@@ -239,7 +243,7 @@ pub fn judge(url: &UrlCheck, f: &Fetched) -> Option<Verdict> {
         }
     }
     if let Some(re) = &url.regex {
-        if re.matches(&f.body) == re.no_match {
+        if re.matches(f.body()) == re.no_match {
             return Some(Verdict::Regex {
                 no_match: re.no_match,
             });
@@ -271,11 +275,11 @@ pub async fn fetch(
     spec: &GetSpec<'_>,
 ) -> Result<Fetched, String> {
     let tcp = target.connect_tcp().await.map_err(|e| io_text(&e))?;
-    let host = host_header(target, spec.virtualhost, tls.is_some());
-    // Each branch boxed: the TLS handshake's state (about 3 KiB) is not carried by every plain
-    // HTTP_GET in flight, which with a slow pool means thousands of them.
+    let host = host_header(target, spec.virtualhost);
+    // The TLS branch boxed: its handshake state (about 3 KiB) is not carried by every plain HTTP_GET
+    // in flight, which with a slow pool means thousands of them.
     match tls {
-        None => Box::pin(get_on(tcp, &host, spec)).await,
+        None => get_on(tcp, &host, spec).await,
         Some(t) => Box::pin(get_tls(t, tcp, &host, spec)).await,
     }
 }
@@ -294,87 +298,166 @@ async fn get_tls(
     get_on(stream, host, spec).await
 }
 
-/// `Host:` as keepalived sends it: the virtualhost, else the address, with the port unless default.
-fn host_header(target: &Target, vhost: Option<&str>, tls: bool) -> String {
-    if let Some(v) = vhost {
-        return v.to_string();
-    }
-    let ip = match target.addr.ip() {
-        std::net::IpAddr::V6(a) => format!("[{a}]"),
-        a => a.to_string(),
-    };
-    let port = target.addr.port();
-    if port == if tls { 443 } else { 80 } {
-        ip
-    } else {
-        format!("{ip}:{port}")
+/// `Host:` as keepalived sends it: the virtualhost, else `address:port` (the port always, even 80).
+fn host_header(target: &Target, vhost: Option<&str>) -> String {
+    match (vhost, target.addr) {
+        (Some(v), _) => v.to_string(),
+        (None, std::net::SocketAddr::V6(a)) => format!("[{}]:{}", a.ip(), a.port()),
+        (None, a) => a.to_string(),
     }
 }
 
-async fn get_on<S>(stream: S, host: &str, spec: &GetSpec<'_>) -> Result<Fetched, String>
+/// keepalived's request: `GET path HTTP/1.x`, its User-Agent, `Connection: close` for 1.0C and 1.1,
+/// and `Host:` (see host_header).
+fn request(host: &str, spec: &GetSpec<'_>) -> Result<Vec<u8>, String> {
+    if spec
+        .path
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!("invalid url path '{}'", spec.path));
+    }
+    if host.bytes().any(|b| b.is_ascii_control()) {
+        return Err(format!("invalid virtualhost '{host}'"));
+    }
+    let minor = if spec.protocol == HttpProtocol::V11 {
+        1
+    } else {
+        0
+    };
+    let close = if spec.protocol == HttpProtocol::V10 {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
+    Ok(format!(
+        "GET {} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n",
+        spec.path
+    )
+    .into_bytes())
+}
+
+/// One GET on its own connection, read as keepalived reads it: to the end of the stream (or until
+/// Content-Length bytes of body have come), the body taken raw (no chunked decoding) and cut at
+/// Content-Length. Written by hand rather than with hyper: a check is one request and one answer, and
+/// with thousands in flight hyper's per-connection task, channel and buffers cost more CPU and memory
+/// than the check itself.
+async fn get_on<S>(mut stream: S, host: &str, spec: &GetSpec<'_>) -> Result<Fetched, String>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    // Reads of 4 KiB (hyper starts at 8 KiB and grows): a health page is small, and with thousands
-    // of checks in flight against a slow pool the buffers were most of lvsd's memory.
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-        .read_buf_exact_size(Some(4096))
-        .handshake(TokioIo::new(stream))
+    let req = request(host, spec)?;
+    stream
+        .write_all(&req)
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    let version = match spec.protocol {
-        HttpProtocol::V11 => Version::HTTP_11,
-        _ => Version::HTTP_10,
-    };
-    let mut req = Request::builder()
-        .method("GET")
-        .uri(spec.path)
-        .version(version)
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("invalid url path '{}': {e}", spec.path))?;
-    let h = req.headers_mut();
-    h.insert(USER_AGENT, HeaderValue::from_static("KeepAliveClient"));
-    h.insert(
-        HOST,
-        HeaderValue::from_str(host).map_err(|_| format!("invalid virtualhost '{host}'"))?,
-    );
-    if spec.protocol != HttpProtocol::V10 {
-        h.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    let exchange = async {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("HTTP request: {e}"))?;
-        let (parts, body) = resp.into_parts();
-        let body = Limited::new(body, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?
-            .to_bytes();
-        let mut head = format!(
-            "{:?} {} {}\r\n",
-            parts.version,
-            parts.status.as_u16(),
-            parts.status.canonical_reason().unwrap_or("")
-        );
-        for (k, v) in &parts.headers {
-            let _ = write!(head, "{k}: {}\r\n", String::from_utf8_lossy(v.as_bytes()));
+        .map_err(|e| format!("sending the request: {}", io_text(&e)))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| format!("sending the request: {}", io_text(&e)))?;
+    drop(req);
+    let mut raw = Vec::with_capacity(READ_CHUNK);
+    let mut head: Option<Head> = None;
+    loop {
+        if let Some(h) = &head {
+            if h.content_length
+                .is_some_and(|n| raw.len() - h.body_start >= n)
+            {
+                break;
+            }
         }
-        Ok(Fetched {
-            status: parts.status.as_u16(),
-            head,
-            body,
-        })
-    };
-    let mut exchange = std::pin::pin!(exchange);
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        r = &mut exchange => return r,
-        _ = &mut conn => {}
+        if raw.len() >= MAX_RESPONSE {
+            return Err(format!("response larger than {MAX_RESPONSE} bytes"));
+        }
+        raw.reserve(READ_CHUNK);
+        let n = match stream.read_buf(&mut raw).await {
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify, after a whole head: the end of the page.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && head.is_some() => 0,
+            Err(e) => return Err(format!("reading the response: {}", io_text(&e))),
+        };
+        if n == 0 {
+            break;
+        }
+        if head.is_none() {
+            head = Head::parse(&raw);
+        }
     }
-    // The connection finished first (an HTTP/1.0 close): the body is already buffered.
-    exchange.await
+    let Some(h) = head else {
+        return Err(if raw.is_empty() {
+            "no data received".into()
+        } else {
+            "incomplete HTTP header".into()
+        });
+    };
+    let body_end = match h.content_length {
+        Some(n) => raw.len().min(h.body_start + n),
+        None => raw.len(),
+    };
+    Ok(Fetched {
+        status: h.status,
+        raw,
+        body_start: h.body_start,
+        body_end,
+    })
+}
+
+/// Response bytes read at a time, and the most a check reads before giving up.
+const READ_CHUNK: usize = 2048;
+const MAX_RESPONSE: usize = 16 << 20;
+
+/// What the status line and headers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Head {
+    /// keepalived's reading: the number after `HTTP/x.y`, 0 when there is none (a status error).
+    status: u16,
+    content_length: Option<usize>,
+    body_start: usize,
+}
+
+impl Head {
+    /// `None` until the blank line ending the headers has arrived.
+    fn parse(raw: &[u8]) -> Option<Head> {
+        let (head_len, body_start) = find(raw, b"\r\n\r\n")
+            .map(|i| (i, i + 4))
+            .or_else(|| find(raw, b"\n\n").map(|i| (i, i + 2)))?;
+        let head = &raw[..head_len];
+        let mut lines = head.split(|&b| b == b'\n');
+        let status = lines.next().map_or(0, status_of);
+        let content_length = lines.find_map(|l| {
+            let (name, value) = l.split_at(l.iter().position(|&b| b == b':')?);
+            if !name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
+                return None;
+            }
+            std::str::from_utf8(value[1..].trim_ascii())
+                .ok()?
+                .parse()
+                .ok()
+        });
+        Some(Head {
+            status,
+            content_length,
+            body_start,
+        })
+    }
+}
+
+/// `HTTP/1.1 200 OK` -> 200.
+fn status_of(line: &[u8]) -> u16 {
+    let line = line.trim_ascii();
+    if !line.starts_with(b"HTTP/") {
+        return 0;
+    }
+    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    words
+        .nth(1)
+        .filter(|w| w.len() == 3)
+        .and_then(|w| std::str::from_utf8(w).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The handshake name for SSL_GET: with SNI, sni_name else the virtualhost; without, the address.
@@ -396,10 +479,13 @@ mod tests {
     use super::*;
 
     fn page(status: u16, body: &str) -> Fetched {
+        let head = format!("HTTP/1.0 {status} X\r\n\r\n");
+        let raw = format!("{head}{body}").into_bytes();
         Fetched {
             status,
-            head: String::new(),
-            body: Bytes::from(body.to_string()),
+            body_start: head.len(),
+            body_end: raw.len(),
+            raw,
         }
     }
 

@@ -60,6 +60,7 @@ impl MiscProbe {
         if let Some((uid, gid)) = self.ids {
             cmd.uid(uid).gid(gid);
         }
+        crate::daemon::memory::children_default(cmd.as_std_mut());
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! Health checkers: a pure decision core (`decide`), one async probe per checker type, and the runner
 //! that schedules probes, feeds their outcomes to the core and reports real server events.
 
+pub mod connects;
 pub mod decide;
 pub mod dns;
 pub mod fdlimit;

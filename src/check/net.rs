@@ -8,17 +8,24 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
-/// The resolved connection options of one checker.
+/// The resolved connection options of one checker. Held by every checker for the daemon's life,
+/// so the options few configurations use are boxed apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub addr: SocketAddr,
     /// "tcp" or "udp", as keepalived's `[ip]:tcp:port` log form shows it.
     pub proto: &'static str,
+    pub bind: Option<Box<Bind>>,
+    pub timeout: Duration,
+}
+
+/// Source address, port, interface and mark of a checker's sockets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bind {
     pub bindto: Option<IpAddr>,
     pub bind_port: Option<u16>,
     pub bind_if: Option<String>,
     pub fwmark: Option<u32>,
-    pub timeout: Duration,
 }
 
 impl Target {
@@ -26,12 +33,14 @@ impl Target {
         Target {
             addr,
             proto,
-            bindto: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: None,
+            bind: None,
             timeout,
         }
+    }
+
+    /// Sets the binding; an empty one is not kept.
+    pub fn set_bind(&mut self, b: Bind) {
+        self.bind = (b != Bind::default()).then(|| Box::new(b));
     }
 
     /// `[10.0.0.2]:tcp:3306`
@@ -47,24 +56,27 @@ impl Target {
             ty.nonblocking(),
             Some(proto),
         )?;
-        if let Some(mark) = self.fwmark {
+        let Some(b) = &self.bind else {
+            return Ok(sock);
+        };
+        if let Some(mark) = b.fwmark {
             sock.set_mark(mark)?;
         }
-        if let Some(dev) = &self.bind_if {
+        if let Some(dev) = &b.bind_if {
             sock.bind_device(Some(dev.as_bytes()))?;
         }
-        if self.bindto.is_some() || self.bind_port.is_some() {
-            let ip = self.bindto.unwrap_or(match self.addr {
+        if b.bindto.is_some() || b.bind_port.is_some() {
+            let ip = b.bindto.unwrap_or(match self.addr {
                 SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             });
-            if self.bind_port.is_some() {
+            if b.bind_port.is_some() {
                 // A fixed source port is reused by every probe, while the last one is in TIME_WAIT.
                 sock.set_reuse_address(true)?;
             }
             sock.bind(&SockAddr::from(SocketAddr::new(
                 ip,
-                self.bind_port.unwrap_or(0),
+                b.bind_port.unwrap_or(0),
             )))?;
         }
         Ok(sock)

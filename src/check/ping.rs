@@ -3,7 +3,7 @@
 //! allow it (net.ipv4.ping_group_range), a raw socket is used (root).
 
 use super::decide::Outcome;
-use super::net::{io_text, within, Target};
+use super::net::{io_text, within, Bind, Target};
 use socket2::{Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
@@ -35,7 +35,12 @@ impl PingProbe {
             Protocol::ICMPV6
         };
         let mut t = self.target.clone();
-        t.bind_port = None;
+        if let Some(b) = t.bind.take() {
+            t.set_bind(Bind {
+                bind_port: None,
+                ..*b
+            });
+        }
         match t.socket(Type::DGRAM, proto) {
             Ok(s) => Ok((s, false)),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {

@@ -5,13 +5,16 @@ use super::dns::DnsProbe;
 use super::file::FileProbe;
 use super::http::{BodyRegex, HttpProbe, HttpProtocol, UrlCheck};
 use super::misc::MiscProbe;
-use super::net::Target;
+use super::net::{Bind, Target};
 use super::ping::PingProbe;
 use super::smtp::{host_name, SmtpProbe};
 use super::tcp::TcpProbe;
 use super::udp::UdpProbe;
 use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -34,16 +37,34 @@ pub enum BuildError {
     },
 }
 
+/// Each kind behind an `Arc`: a checker holds 16 bytes whatever its kind, and a running check shares
+/// its probe with the checker instead of copying it.
 #[derive(Debug, Clone)]
 pub enum Probe {
-    Tcp(TcpProbe),
-    Http(HttpProbe),
-    Smtp(SmtpProbe),
-    Dns(DnsProbe),
-    Misc(MiscProbe),
-    Udp(UdpProbe),
-    Ping(PingProbe),
-    File(FileProbe),
+    Tcp(Arc<TcpProbe>),
+    Http(Arc<HttpProbe>),
+    Smtp(Arc<SmtpProbe>),
+    Dns(Arc<DnsProbe>),
+    Misc(Arc<MiscProbe>),
+    Udp(Arc<UdpProbe>),
+    Ping(Arc<PingProbe>),
+    File(Arc<FileProbe>),
+}
+
+/// What to do with a check's future: box it alone (`Probe::run`) or with the caller's bookkeeping
+/// (the runner's), so that a running check is one allocation.
+pub trait Launch {
+    type Out;
+    fn launch<F: Future<Output = Outcome> + Send + 'static>(self, check: F) -> Self::Out;
+}
+
+struct Alone;
+
+impl Launch for Alone {
+    type Out = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+    fn launch<F: Future<Output = Outcome> + Send + 'static>(self, check: F) -> Self::Out {
+        Box::pin(check)
+    }
 }
 
 /// keepalived's keyword for a checker kind.
@@ -72,19 +93,46 @@ pub fn timing(c: &Checker) -> Timing {
 }
 
 impl Probe {
-    /// Each kind's future is boxed for the duration of one check: a checker task waiting for its
-    /// next run then holds a pointer instead of the largest kind's state (12 KB, HTTP/SSL), which with
-    /// 10,000 checkers was most of lvsd's memory.
+    /// One check, its future boxed (each kind's state differs in size: 12 KB for SSL, 400 B for TCP).
     pub async fn run(&self) -> Outcome {
+        self.launch(Alone).await
+    }
+
+    /// One check as an owned future, handed to `l`.
+    pub fn launch<L: Launch>(&self, l: L) -> L::Out {
         match self {
-            Probe::Tcp(p) => Box::pin(p.run()).await,
-            Probe::Http(p) => Box::pin(p.run()).await,
-            Probe::Smtp(p) => Box::pin(p.run()).await,
-            Probe::Dns(p) => Box::pin(p.run()).await,
-            Probe::Misc(p) => Box::pin(p.run()).await,
-            Probe::Udp(p) => Box::pin(p.run()).await,
-            Probe::Ping(p) => Box::pin(p.run()).await,
-            Probe::File(p) => Box::pin(p.run()).await,
+            Probe::Tcp(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Http(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Smtp(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Dns(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Misc(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Udp(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::Ping(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
+            Probe::File(p) => {
+                let p = p.clone();
+                l.launch(async move { p.run().await })
+            }
         }
     }
 
@@ -104,30 +152,32 @@ impl Probe {
                 proto,
                 c.connect_timeout.0,
             );
-            t.bindto = c.bindto;
-            t.bind_port = c.bind_port;
-            t.bind_if = c.bind_if.clone();
-            t.fwmark = c.fwmark;
+            t.set_bind(Bind {
+                bindto: c.bindto,
+                bind_port: c.bind_port,
+                bind_if: c.bind_if.clone(),
+                fwmark: c.fwmark,
+            });
             t
         };
         Ok(match &c.kind {
-            CheckKind::Tcp => Probe::Tcp(TcpProbe::new(target("tcp", 0))),
-            CheckKind::Http(h) => {
-                Probe::Http(http(h, target("tcp", 80), rs, false).map_err(invalid)?)
-            }
-            CheckKind::Ssl(h) => {
-                Probe::Http(http(h, target("tcp", 443), rs, true).map_err(invalid)?)
-            }
-            CheckKind::Smtp { helo_name } => Probe::Smtp(SmtpProbe {
+            CheckKind::Tcp => Probe::Tcp(Arc::new(TcpProbe::new(target("tcp", 0)))),
+            CheckKind::Http(h) => Probe::Http(Arc::new(
+                http(h, target("tcp", 80), rs, false).map_err(invalid)?,
+            )),
+            CheckKind::Ssl(h) => Probe::Http(Arc::new(
+                http(h, target("tcp", 443), rs, true).map_err(invalid)?,
+            )),
+            CheckKind::Smtp { helo_name } => Probe::Smtp(Arc::new(SmtpProbe {
                 target: target("tcp", 25),
                 helo_name: helo_name
                     .clone()
                     .or_else(|| cfg.global.smtp_helo_name.clone())
                     .unwrap_or_else(host_name),
-            }),
-            CheckKind::Dns { query_type, name } => {
-                Probe::Dns(DnsProbe::new(target("udp", 53), name, query_type).map_err(invalid)?)
-            }
+            })),
+            CheckKind::Dns { query_type, name } => Probe::Dns(Arc::new(
+                DnsProbe::new(target("udp", 53), name, query_type).map_err(invalid)?,
+            )),
             CheckKind::Misc {
                 misc_path,
                 misc_timeout,
@@ -158,7 +208,7 @@ impl Probe {
                     (None, Some((u, g))) => (Some(u.as_str()), g.as_deref()),
                     (None, None) => (None, None),
                 };
-                Probe::Misc(
+                Probe::Misc(Arc::new(
                     MiscProbe::new(
                         &misc_path.command,
                         misc_timeout.map_or(c.delay_loop.0, |t| t.0),
@@ -167,23 +217,23 @@ impl Probe {
                         group,
                     )
                     .map_err(invalid)?,
-                )
+                ))
             }
             CheckKind::Udp {
                 payload,
                 require_reply,
                 min_reply_length,
                 max_reply_length,
-            } => Probe::Udp(UdpProbe {
+            } => Probe::Udp(Arc::new(UdpProbe {
                 target: target("udp", 0),
                 payload: payload.clone(),
                 require_reply: require_reply.clone(),
                 min_reply_length: *min_reply_length as usize,
                 max_reply_length: *max_reply_length as usize,
-            }),
-            CheckKind::Ping => Probe::Ping(PingProbe {
+            })),
+            CheckKind::Ping => Probe::Ping(Arc::new(PingProbe {
                 target: target("icmp", 0),
-            }),
+            })),
             CheckKind::File {
                 track_file,
                 weight,
@@ -199,13 +249,13 @@ impl Probe {
                     Some(w) => (*w, *reverse),
                     None => (tf.weight, tf.reverse),
                 };
-                Probe::File(FileProbe {
+                Probe::File(Arc::new(FileProbe {
                     track_file: track_file.clone(),
                     path: tf.file.clone(),
                     weight,
                     reverse,
                     rs_weight: rs.weight,
-                })
+                }))
             }
             CheckKind::Bfd { .. } => {
                 return Err(BuildError::Unsupported {

@@ -2,6 +2,7 @@
 //! `CheckerCore`) and combines each real server's checkers (`RsState`) into `CheckEvent`s for the
 //! director. Dropping the `Runner` stops the task.
 
+use super::connects::Connects;
 use super::decide::{Action, CheckerCore, Input, Outcome, RsEvent, RsState, Timing};
 use super::net::secs;
 use super::probe::{self, BuildError, Probe};
@@ -12,7 +13,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -192,7 +192,7 @@ impl Runner {
 /// One checker between runs.
 struct Slot {
     core: CheckerCore,
-    probe: Arc<Probe>,
+    probe: Probe,
     kind: &'static str,
     log_all_failures: bool,
     /// Index into `Scheduler::servers`, and this checker's index among that server's checkers.
@@ -209,12 +209,28 @@ struct Server {
 
 type Running = Pin<Box<dyn Future<Output = (u32, Outcome, Duration)> + Send>>;
 
+/// A running check with its slot and its duration, in one allocation.
+struct Timed(u32);
+
+impl probe::Launch for Timed {
+    type Out = Running;
+    fn launch<F: Future<Output = Outcome> + Send + 'static>(self, check: F) -> Running {
+        let id = self.0;
+        Box::pin(async move {
+            let t0 = Instant::now();
+            (id, check.await, t0.elapsed())
+        })
+    }
+}
+
 /// How often the probe durations go to the status task (for /metrics): often enough for a scrape,
 /// rarely enough to cost nothing next to 10,000 checks a second.
 const LATENCY_REPORT: Duration = Duration::from_secs(5);
 
 struct Scheduler {
     slots: Vec<Slot>,
+    /// TCP_CHECK connects in progress (the other kinds run as futures).
+    connects: Option<Connects>,
     servers: Vec<Server>,
     /// (due time, slot), earliest first.
     queue: BinaryHeap<Reverse<(Instant, u32)>>,
@@ -227,6 +243,7 @@ impl Scheduler {
         let now = Instant::now();
         let mut sched = Scheduler {
             slots: Vec::new(),
+            connects: None,
             servers: Vec::with_capacity(planned.len()),
             queue: BinaryHeap::new(),
             latency: BTreeMap::new(),
@@ -250,7 +267,7 @@ impl Scheduler {
                 }
                 sched.slots.push(Slot {
                     core,
-                    probe: Arc::new(c.probe),
+                    probe: c.probe,
                     kind: c.kind,
                     log_all_failures: c.log_all_failures,
                     server,
@@ -265,6 +282,13 @@ impl Scheduler {
             });
         }
         sched.slots.shrink_to_fit();
+        if sched.slots.iter().any(|s| matches!(s.probe, Probe::Tcp(_))) {
+            match Connects::new() {
+                Ok(c) => sched.connects = Some(c),
+                // TCP checks then run as futures, as the other kinds.
+                Err(e) => tracing::warn!("TCP_CHECK: no epoll set ({e}); connects run one by one"),
+            }
+        }
         sched
     }
 
@@ -280,7 +304,23 @@ impl Scheduler {
         tokio::pin!(sleep);
         let mut report = tokio::time::interval_at(Instant::now() + LATENCY_REPORT, LATENCY_REPORT);
         loop {
-            let next = self.queue.peek().map(|Reverse((at, _))| *at);
+            // Connects that ended (answered, timed out, or at once) are judged first.
+            while let Some(d) = self.connects.as_mut().and_then(Connects::pop_done) {
+                let outcome = match &self.slots[d.slot as usize].probe {
+                    Probe::Tcp(t) => t.outcome(d.result),
+                    _ => continue,
+                };
+                if !self.completed(d.slot, outcome, d.took, &events).await {
+                    return;
+                }
+            }
+            let next = [
+                self.queue.peek().map(|Reverse((at, _))| *at),
+                self.connects.as_mut().and_then(Connects::next_deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             if let Some(at) = next {
                 if sleep.deadline() != at {
                     sleep.as_mut().reset(at);
@@ -297,14 +337,22 @@ impl Scheduler {
                         }
                         self.queue.pop();
                         // Input::Due only answers Run: the probe starts here without asking.
-                        let probe = self.slots[id as usize].probe.clone();
-                        running.push(Box::pin(async move {
-                            let t0 = Instant::now();
-                            let outcome = probe.run().await;
-                            (id, outcome, t0.elapsed())
-                        }));
+                        match (&self.slots[id as usize].probe, &mut self.connects) {
+                            (Probe::Tcp(t), Some(c)) => c.start(id, &t.target),
+                            (p, _) => running.push(p.launch(Timed(id))),
+                        }
+                    }
+                    if let Some(c) = &mut self.connects {
+                        c.expire(now);
                     }
                 }
+                _ = async {
+                    match self.connects.as_mut() {
+                        Some(c) => c.collect().await,
+                        None => std::future::pending().await,
+                    }
+                },
+                    if self.connects.as_ref().is_some_and(|c| c.in_flight() > 0) => {}
                 _ = report.tick() => {
                     for (kind, h) in &self.latency {
                         crate::status::emit(crate::status::Event::CheckerLatency {
@@ -314,16 +362,34 @@ impl Scheduler {
                     }
                 }
                 Some((id, outcome, took)) = running.next(), if !running.is_empty() => {
-                    let kind = self.slots[id as usize].kind;
-                    self.latency.entry(kind).or_default().observe(took.as_secs_f64());
-                    for e in self.finished(id, outcome) {
-                        if events.send(e).await.is_err() {
-                            return;
-                        }
+                    if !self.completed(id, outcome, took, &events).await {
+                        return;
                     }
                 }
             }
         }
+    }
+
+    /// A check of slot `id` ended after `took`: counted, judged, its events sent. False once the
+    /// director is gone.
+    async fn completed(
+        &mut self,
+        id: u32,
+        outcome: Outcome,
+        took: Duration,
+        events: &mpsc::Sender<CheckEvent>,
+    ) -> bool {
+        let kind = self.slots[id as usize].kind;
+        self.latency
+            .entry(kind)
+            .or_default()
+            .observe(took.as_secs_f64());
+        for e in self.finished(id, outcome) {
+            if events.send(e).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// A probe ended: feed the checker's core, log as keepalived does, re-arm it and return the

@@ -631,8 +631,9 @@ pub struct RealServer {
     pub lvs_method: LvsMethod,
     pub uthreshold: u32,
     pub lthreshold: u32,
-    pub notify_up: Option<Script>,
-    pub notify_down: Option<Script>,
+    /// Boxed: one real server in thousands has them, and every real server is kept for the daemon's life.
+    pub notify_up: Option<Box<Script>>,
+    pub notify_down: Option<Box<Script>>,
     pub inhibit_on_failure: bool,
     pub alpha: bool,
     pub smtp_alert: Option<bool>,

@@ -3,6 +3,7 @@
 
 pub mod fds;
 pub mod logging;
+pub mod memory;
 pub mod pidfile;
 pub mod sdnotify;
 pub mod syslog;
@@ -26,6 +27,7 @@ pub const DEFAULT_PID_FILE: &str = "/run/lvsd.pid";
 pub fn run(cli: &Cli, cfg: Config) -> ExitCode {
     // Before anything else opens a file: what lvsd inherited must not reach its scripts.
     fds::cloexec_inherited();
+    memory::huge_pages_off();
     logging::init(logging::Flags {
         console: cli.log_console,
         no_syslog: cli.no_syslog,

@@ -52,8 +52,9 @@ pub async fn run(
             Some(Control::Stop) | None => return Ok(()),
         }
     }
-    let mut director = Director::new(&cfg.virtual_servers, &cfg.virtual_server_groups);
-    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director, release)?;
+    let mut director = Director::new(&cfg);
+    let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
+    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director, ranks.clone(), release)?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
@@ -68,7 +69,8 @@ pub async fn run(
     );
     let mut fifo = fifo(&cfg);
     let mut script_user = cfg.global.script_user.clone();
-    let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
+    // The start-up peak (the model's build, the first table and batch) is over.
+    crate::daemon::memory::trim();
     // notify_up/down and quorum scripts, in order per real server / virtual server.
     let mut scripts = Queues::new();
     let mut act = |actions: Vec<Action>,
@@ -141,7 +143,7 @@ pub async fn run(
                     // Checkers restart from the states the old director knew; IPVS gets the difference
                     // first, so the change does not wait for 40,000 checker tasks to stop and start.
                     // Events still queued from the old checkers are dropped, not applied.
-                    let mut next = Director::new(&new.virtual_servers, &new.virtual_server_groups);
+                    let mut next = Director::new(&new);
                     next.carry_state_from(&director);
                     director = next;
                     ranks = std::sync::Arc::new(director.ranks());
@@ -158,6 +160,7 @@ pub async fn run(
                     fifo = self::fifo(&new);
                     script_user = new.global.script_user.clone();
                     info!("reload: {} virtual server(s), {} real server(s) under health checks", new.virtual_servers.len(), runner.servers());
+                    crate::daemon::memory::trim();
                 }
                 Some(Control::Stop) | None => break,
             },
@@ -201,7 +204,12 @@ type KernelStart = (
 );
 
 /// Starts the kernel thread and programs the initial table (every real server as the director says).
-fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<KernelStart, String> {
+fn start_kernel(
+    cfg: &Config,
+    director: &Director,
+    ranks: Ranks,
+    release: bool,
+) -> Result<KernelStart, String> {
     let (tx, rx) = std::sync::mpsc::channel::<KernelCmd>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let global = cfg.global.clone();
@@ -213,7 +221,6 @@ fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<Kern
         .and_then(|n| cfg.vrrp_instances.iter().find(|i| &i.name == n))
         .map_or(0, |i| i.virtual_router_id);
     let initial = director.desired();
-    let initial_ranks: HashMap<_, _> = director.ranks();
     let handle = std::thread::Builder::new()
         .name("ipvs".into())
         .spawn(move || {
@@ -224,7 +231,7 @@ fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<Kern
                     return;
                 }
             };
-            match kernel.sync(&initial, |k, d| rank_in(&initial_ranks, k, d)) {
+            match kernel.sync(&initial, |k, d| rank_in(&ranks, k, d)) {
                 Ok(r) => info!(
                     "IPVS programmed: {} services, {} destinations, {} operations in {:.3} s",
                     initial.services.len(),
@@ -238,8 +245,8 @@ fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<Kern
                 }
             }
             let _ = ready_tx.send(Ok(()));
-            let mut applied = initial.clone();
-            let mut ranks = std::sync::Arc::new(initial_ranks);
+            let mut applied = initial;
+            let mut ranks = ranks;
             let mut drain = Drain::default();
             loop {
                 // While servers drain, wake up every second to see whether their connections ended.
@@ -335,6 +342,7 @@ fn start_kernel(cfg: &Config, director: &Director, release: bool) -> Result<Kern
                         ),
                         Err(e) => error!("IPVS: re-reading the table after the reload: {e}"),
                     }
+                    crate::daemon::memory::trim();
                 }
             }
             if !release {

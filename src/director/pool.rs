@@ -2,10 +2,9 @@
 //! the notifications each change triggers. No I/O: the shell runs the scripts and applies the table.
 
 use super::services::{destination, label, service, service_keys};
-use crate::config::model::{
-    Protocol, RealServer, Script, VirtualServer, VirtualServerGroup, VsKey,
-};
+use crate::config::model::{Config, Protocol, RealServer, Script, VirtualServer, VsKey};
 use ipvs::{Destination, ServiceKey, Table, VirtualService};
+use std::sync::Arc;
 
 /// Something the shell must do because the pool changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +32,20 @@ struct RsState {
 
 #[derive(Debug, Clone)]
 struct Pool {
-    vs: VirtualServer,
+    /// The configuration this pool belongs to (shared with the other engines, not copied) and the
+    /// virtual server's index in it.
+    cfg: Arc<Config>,
+    index: usize,
     keys: Vec<ServiceKey>,
     rs: Vec<RsState>,
     quorum_up: bool,
 }
 
 impl Pool {
+    fn vs(&self) -> &VirtualServer {
+        &self.cfg.virtual_servers[self.index]
+    }
+
     fn alive_weight(&self) -> u64 {
         self.rs
             .iter()
@@ -49,28 +55,28 @@ impl Pool {
     }
 
     fn label(&self) -> String {
-        match &self.vs.key {
-            VsKey::Group { name } => format!("[{name}]:{}:0", proto_name(self.vs.protocol)),
+        match &self.vs().key {
+            VsKey::Group { name } => format!("[{name}]:{}:0", proto_name(self.vs().protocol)),
             _ => self.keys.first().map(label).unwrap_or_default(),
         }
     }
 
     fn rs_label(&self, rs: &RealServer) -> String {
-        format!("[{}]:{}:{}", rs.ip, proto_name(self.vs.protocol), rs.port)
+        format!("[{}]:{}:{}", rs.ip, proto_name(self.vs().protocol), rs.port)
     }
 
     fn dests(&self) -> Vec<Destination> {
-        let sorry_mode = !self.quorum_up && self.vs.sorry_server.is_some();
+        let sorry_mode = !self.quorum_up && self.vs().sorry_server.is_some();
         let mut out = Vec::new();
-        for (rs, st) in self.vs.real_servers.iter().zip(&self.rs) {
+        for (rs, st) in self.vs().real_servers.iter().zip(&self.rs) {
             if st.alive && !sorry_mode {
                 out.push(destination(rs, st.weight));
             } else if rs.inhibit_on_failure {
                 out.push(destination(rs, 0));
             }
         }
-        if let Some(s) = &self.vs.sorry_server {
-            let method = s.lvs_method.unwrap_or(self.vs.lvs_method);
+        if let Some(s) = &self.vs().sorry_server {
+            let method = s.lvs_method.unwrap_or(self.vs().lvs_method);
             let mut d = Destination::new(s.ip, s.port, super::services::forward(method));
             if sorry_mode {
                 out.push(d);
@@ -109,10 +115,12 @@ pub struct Director {
 impl Director {
     /// Real servers start up, unless alpha says they start down until their first successful check; a
     /// real server without checkers is always up (as keepalived).
-    pub fn new(virtual_servers: &[VirtualServer], groups: &[VirtualServerGroup]) -> Self {
-        let pools = virtual_servers
+    pub fn new(cfg: &Arc<Config>) -> Self {
+        let pools = cfg
+            .virtual_servers
             .iter()
-            .map(|vs| {
+            .enumerate()
+            .map(|(index, vs)| {
                 let rs: Vec<RsState> = vs
                     .real_servers
                     .iter()
@@ -125,8 +133,9 @@ impl Director {
                 // changes state (seen in the kernel lab: quorum 5 with a total weight of 1 keeps its
                 // real server until a check fails).
                 Pool {
-                    vs: vs.clone(),
-                    keys: service_keys(vs, groups),
+                    cfg: cfg.clone(),
+                    index,
+                    keys: service_keys(vs, &cfg.virtual_server_groups),
                     rs,
                     quorum_up: true,
                 }
@@ -149,7 +158,7 @@ impl Director {
         for p in &self.pools {
             let dests = p.dests();
             for key in &p.keys {
-                let mut vsvc = VirtualService::new(service(&p.vs, *key));
+                let mut vsvc = VirtualService::new(service(p.vs(), *key));
                 for d in &dests {
                     let d = on_service(key, *d);
                     vsvc.dests.insert(d.key(), d);
@@ -166,12 +175,12 @@ impl Director {
     pub fn ranks(&self) -> std::collections::HashMap<(ServiceKey, ipvs::DestKey), usize> {
         let mut out = std::collections::HashMap::new();
         for p in &self.pools {
-            let sorry = p.vs.sorry_server.as_ref().map(|s| {
-                let method = s.lvs_method.unwrap_or(p.vs.lvs_method);
+            let sorry = p.vs().sorry_server.as_ref().map(|s| {
+                let method = s.lvs_method.unwrap_or(p.vs().lvs_method);
                 Destination::new(s.ip, s.port, super::services::forward(method))
             });
             for key in &p.keys {
-                let real = p.vs.real_servers.iter().map(|r| destination(r, r.weight));
+                let real = p.vs().real_servers.iter().map(|r| destination(r, r.weight));
                 for (i, d) in real.chain(sorry).enumerate() {
                     out.entry((*key, on_service(key, d).key())).or_insert(i);
                 }
@@ -193,9 +202,14 @@ impl Director {
                 continue;
             };
             p.quorum_up = op.quorum_up;
-            for (conf, st) in p.vs.real_servers.iter().zip(p.rs.iter_mut()) {
+            let cfg = p.cfg.clone();
+            for (conf, st) in cfg.virtual_servers[p.index]
+                .real_servers
+                .iter()
+                .zip(p.rs.iter_mut())
+            {
                 let found = op
-                    .vs
+                    .vs()
                     .real_servers
                     .iter()
                     .zip(&op.rs)
@@ -254,8 +268,9 @@ impl Director {
         let Some(state) = pool.rs.get(rs).cloned() else {
             return out;
         };
-        let conf = pool.vs.real_servers[rs].clone();
-        let rs_l = pool.rs_label(&conf);
+        let cfg = pool.cfg.clone();
+        let conf = &cfg.virtual_servers[pool.index].real_servers[rs];
+        let rs_l = pool.rs_label(conf);
         let vs_l = pool.label();
         let new_weight = weight.unwrap_or(state.weight);
         pool.rs[rs] = RsState {
@@ -283,7 +298,7 @@ impl Director {
             };
             if let Some(s) = script {
                 out.push(Action::Script {
-                    script: s.clone(),
+                    script: Script::clone(s),
                     why: format!("notify_{} {rs_l}", word.to_ascii_lowercase()),
                     object: format!("RS {rs_l} {vs_l}"),
                 });
@@ -305,8 +320,8 @@ impl Director {
             return out;
         };
         let sum = p.alive_weight();
-        let q = u64::from(p.vs.quorum);
-        let h = u64::from(p.vs.hysteresis);
+        let q = u64::from(p.vs().quorum);
+        let h = u64::from(p.vs().hysteresis);
         let label = p.label();
         if p.quorum_up && sum < q.saturating_sub(h) {
             p.quorum_up = false;
@@ -315,13 +330,13 @@ impl Director {
                 "Lost quorum {q}-{h}={} > {sum} for VS {label}",
                 q.saturating_sub(h)
             )));
-            if let Some(s) = &p.vs.sorry_server {
+            if let Some(s) = &p.vs().sorry_server {
                 out.push(Action::Log(format!(
                     "Adding sorry server [{}]:{} to VS {label}",
                     s.ip, s.port
                 )));
             }
-            if let Some(s) = &p.vs.quorum_down {
+            if let Some(s) = &p.vs().quorum_down {
                 out.push(Action::Script {
                     script: s.clone(),
                     why: format!("quorum_down {label}"),
@@ -336,13 +351,13 @@ impl Director {
                 "Gained quorum {q}+{h}={} <= {sum} for VS {label}",
                 q + h
             )));
-            if let Some(s) = &p.vs.sorry_server {
+            if let Some(s) = &p.vs().sorry_server {
                 out.push(Action::Log(format!(
                     "Removing sorry server [{}]:{} from VS {label}",
                     s.ip, s.port
                 )));
             }
-            if let Some(s) = &p.vs.quorum_up {
+            if let Some(s) = &p.vs().quorum_up {
                 out.push(Action::Script {
                     script: s.clone(),
                     why: format!("quorum_up {label}"),
@@ -358,12 +373,12 @@ impl Director {
     /// that had quorum, as keepalived does.
     pub fn shutdown_notifications(&self) -> Vec<Action> {
         let mut out = Vec::new();
-        for p in self.pools.iter().filter(|p| p.vs.omega) {
-            for (conf, st) in p.vs.real_servers.iter().zip(&p.rs) {
+        for p in self.pools.iter().filter(|p| p.vs().omega) {
+            for (conf, st) in p.vs().real_servers.iter().zip(&p.rs) {
                 if st.alive {
                     if let Some(s) = &conf.notify_down {
                         out.push(Action::Script {
-                            script: s.clone(),
+                            script: Script::clone(s),
                             why: format!("notify_down {} (omega)", p.rs_label(conf)),
                             object: format!("RS {} {}", p.rs_label(conf), p.label()),
                         });
@@ -371,7 +386,7 @@ impl Director {
                 }
             }
             if p.quorum_up {
-                if let Some(s) = &p.vs.quorum_down {
+                if let Some(s) = &p.vs().quorum_down {
                     out.push(Action::Script {
                         script: s.clone(),
                         why: format!("quorum_down {} (omega)", p.label()),

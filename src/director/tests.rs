@@ -63,7 +63,7 @@ fn key() -> ServiceKey {
 #[test]
 fn all_up_gives_every_real_server_with_its_weight() {
     let c = cfg(POOL);
-    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let d = Director::new(&std::sync::Arc::new(c.clone()));
     let t = d.desired();
     assert_eq!(t.services[&key()].service.scheduler, "wrr");
     assert_eq!(
@@ -79,7 +79,7 @@ fn all_up_gives_every_real_server_with_its_weight() {
 #[test]
 fn down_removes_or_inhibits_and_notifies() {
     let c = cfg(POOL);
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     d.set_health(0, 1, false, None, "");
     // inhibit_on_failure keeps 10.0.0.2 with weight 0; 2 + 1 alive still meets quorum 3 - hysteresis 1.
     assert_eq!(
@@ -111,7 +111,7 @@ fn down_removes_or_inhibits_and_notifies() {
 #[test]
 fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
     let c = cfg(POOL);
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     d.set_health(0, 0, false, None, "");
     let acts = d.set_health(0, 1, false, None, "");
     // Alive weight 1 < 3 - 1: quorum lost.
@@ -138,7 +138,7 @@ fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
 #[test]
 fn dynamic_weights_change_the_destination_only() {
     let c = cfg(POOL);
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     let acts = d.set_health(0, 2, true, Some(7), "");
     assert_eq!(
         acts,
@@ -155,7 +155,7 @@ fn dynamic_weights_change_the_destination_only() {
 #[test]
 fn alpha_starts_down_and_servers_without_checkers_are_up() {
     let c = cfg("virtual_server 192.0.2.1 80 {\n protocol TCP\n alpha\n real_server 10.0.0.1 80 { TCP_CHECK { } }\n real_server 10.0.0.2 80 { weight 1 }\n}\n");
-    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let d = Director::new(&std::sync::Arc::new(c.clone()));
     assert_eq!(d.is_alive(0, 0), Some(false));
     assert_eq!(d.is_alive(0, 1), Some(true));
     assert_eq!(dests(&d.desired(), &key()), vec![("10.0.0.2:80".into(), 1)]);
@@ -184,7 +184,7 @@ virtual_server fwmark 9 {
     real_server 2001:db8::1 80 { weight 3 }
 }
 "#);
-    let d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let d = Director::new(&std::sync::Arc::new(c.clone()));
     let t = d.desired();
     assert_eq!(
         t.services.len(),
@@ -228,7 +228,7 @@ virtual_server fwmark 9 {
 #[test]
 fn omega_runs_down_notifications_on_shutdown() {
     let c = cfg("virtual_server 192.0.2.1 80 {\n protocol TCP\n omega\n quorum_down /bin/qd\n real_server 10.0.0.1 80 { notify_down /bin/d1\n TCP_CHECK { } }\n real_server 10.0.0.2 80 { notify_down /bin/d2\n TCP_CHECK { } }\n}\n");
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     d.set_health(0, 1, false, None, "");
     let cmds: Vec<String> = d
         .shutdown_notifications()
@@ -244,7 +244,7 @@ fn omega_runs_down_notifications_on_shutdown() {
 #[test]
 fn only_a_real_change_marks_the_table_changed() {
     let c = cfg(POOL);
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     assert!(!d.take_changed());
     // Initial-state events repeat what the director already holds.
     for rs in 0..3 {
@@ -264,7 +264,7 @@ fn only_a_real_change_marks_the_table_changed() {
 #[test]
 fn ranks_follow_the_configuration_for_every_destination_and_the_sorry_server() {
     let c = cfg(POOL);
-    let mut d = Director::new(&c.virtual_servers, &c.virtual_server_groups);
+    let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     // Down servers are ranked too: they are added in order when they come back.
     d.set_health(0, 0, false, None, "");
     let r = d.ranks();

@@ -226,6 +226,7 @@ pub async fn run(p: &Prepared, timeout: Option<Duration>) -> Outcome {
     if let Some(u) = p.uid {
         cmd.uid(u);
     }
+    crate::daemon::memory::children_default(cmd.as_std_mut());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::SpawnFailed(e.to_string()),

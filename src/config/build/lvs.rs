@@ -515,8 +515,8 @@ fn real_server(ctx: &mut Ctx, node: &Node, parent: &Inherit, vport: u16) -> Opti
             "lvs_method" | "lb_kind" => {
                 inherit.lvs_method = lvs_method(ctx, n).or(inherit.lvs_method)
             }
-            "notify_up" => notify_up = ctx.script(n),
-            "notify_down" => notify_down = ctx.script(n),
+            "notify_up" => notify_up = ctx.script(n).map(Box::new),
+            "notify_down" => notify_down = ctx.script(n).map(Box::new),
             "uthreshold" => set(&mut uthreshold, ctx.u32v(n, 0, i32::MAX as u32)),
             "lthreshold" => set(&mut lthreshold, ctx.u32v(n, 0, i32::MAX as u32)),
             "smtp_alert" => smtp_alert = ctx.flag(n),
