@@ -134,9 +134,7 @@ fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
         _ => {
             let ranks = director.ranks();
             kernel
-                .sync(&desired, |k, d| {
-                    ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
-                })
+                .sync(&desired, |k, d| ranks.rank(k, d))
                 .map(|r| ("programmed", r))
         }
     };

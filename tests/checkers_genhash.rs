@@ -149,7 +149,16 @@ fn raw_bodies_and_the_request_as_keepalived_genhash() {
     for (answer, keep, body) in cases {
         let (port, seen) = raw_server(answer, keep);
         let port = port.to_string();
-        let line = ["-s", "127.0.0.1", "-p", &port, "-u", "/health?x=1", "-t", "2"];
+        let line = [
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-u",
+            "/health?x=1",
+            "-t",
+            "2",
+        ];
         let started = std::time::Instant::now();
         assert_eq!(ours(&line), lvsd::check::http::md5_hex(body), "{answer:?}");
         assert!(

@@ -20,13 +20,7 @@ pub struct Target {
 }
 
 /// Source address, port, interface and mark of a checker's sockets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Bind {
-    pub bindto: Option<IpAddr>,
-    pub bind_port: Option<u16>,
-    pub bind_if: Option<String>,
-    pub fwmark: Option<u32>,
-}
+pub use crate::config::model::SourceBind as Bind;
 
 impl Target {
     pub fn new(addr: SocketAddr, proto: &'static str, timeout: Duration) -> Target {

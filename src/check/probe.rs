@@ -152,12 +152,9 @@ impl Probe {
                 proto,
                 c.connect_timeout.0,
             );
-            t.set_bind(Bind {
-                bindto: c.bindto,
-                bind_port: c.bind_port,
-                bind_if: c.bind_if.clone(),
-                fwmark: c.fwmark,
-            });
+            if let Some(b) = &c.bind {
+                t.set_bind(Bind::clone(b));
+            }
             t
         };
         Ok(match &c.kind {

@@ -23,7 +23,7 @@ pub enum Control {
     Reload(Arc<Config>),
 }
 
-type Ranks = std::sync::Arc<HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>>;
+type Ranks = std::sync::Arc<super::pool::Ranks>;
 
 enum KernelCmd {
     /// The desired table; `reload`: it comes from a reload, so servers it no longer has drain first,
@@ -231,7 +231,7 @@ fn start_kernel(
                     return;
                 }
             };
-            match kernel.sync(&initial, |k, d| rank_in(&ranks, k, d)) {
+            match kernel.sync(&initial, |k, d| ranks.rank(k, d)) {
                 Ok(r) => info!(
                     "IPVS programmed: {} services, {} destinations, {} operations in {:.3} s",
                     initial.services.len(),
@@ -310,9 +310,16 @@ fn start_kernel(
                         continue;
                     }
                 }
-                let effective = drain.effective(&applied);
-                let rank = |k: &ipvs::ServiceKey, d: &ipvs::DestKey| rank_in(&ranks, k, d);
-                match kernel.sync(&effective, rank) {
+                // Without draining servers the table to apply is the desired one, not a copy of it.
+                let with_drain;
+                let effective = if drain.is_empty() {
+                    &applied
+                } else {
+                    with_drain = drain.effective(&applied);
+                    &with_drain
+                };
+                let rank = |k: &ipvs::ServiceKey, d: &ipvs::DestKey| ranks.rank(k, d);
+                match kernel.sync(effective, rank) {
                     Ok(r) if reload => info!(
                         "reload: IPVS: {} operation(s) applied ({} failed) in {:.3} s",
                         r.ops,
@@ -329,7 +336,7 @@ fn start_kernel(
                     Err(e) => error!("IPVS: {e}"),
                 }
                 if reload {
-                    match kernel.recheck(&effective, rank) {
+                    match kernel.recheck(effective, rank) {
                         Ok(r) => info!(
                             "reload: IPVS: re-read {} service(s) from the kernel in {:.3} s: {}",
                             effective.services.len(),
@@ -389,14 +396,6 @@ fn queue_script(
         ),
         Err(e) => warn!("{why}: script '{}': {e}", script.command),
     }
-}
-
-fn rank_in(
-    ranks: &HashMap<(ipvs::ServiceKey, ipvs::DestKey), usize>,
-    k: &ipvs::ServiceKey,
-    d: &ipvs::DestKey,
-) -> usize {
-    ranks.get(&(*k, *d)).copied().unwrap_or(usize::MAX)
 }
 
 /// Indexes of the ha_suspend virtual servers whose address is not on this machine now.

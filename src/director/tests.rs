@@ -268,10 +268,7 @@ fn ranks_follow_the_configuration_for_every_destination_and_the_sorry_server() {
     // Down servers are ranked too: they are added in order when they come back.
     d.set_health(0, 0, false, None, "");
     let r = d.ranks();
-    let rank = |a: &str, port: u16| {
-        r.get(&(key(), ipvs::DestKey { addr: ip(a), port }))
-            .copied()
-    };
+    let rank = |a: &str, port: u16| r.get(&key(), &ipvs::DestKey { addr: ip(a), port });
     assert_eq!(rank("10.0.0.1", 80), Some(0));
     assert_eq!(rank("10.0.0.3", 80), Some(2));
     assert_eq!(rank("192.0.2.99", 8080), Some(3));

@@ -84,10 +84,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
         kind: CheckKind::Tcp,
         connect_ip: None,
         connect_port: None,
-        bindto: None,
-        bind_if: None,
-        bind_port: None,
-        fwmark: None,
+        bind: None,
         alpha: false,
         connect_timeout: Timer::secs(5),
         retry: 1,
@@ -222,9 +219,9 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             }
             http.virtualhost = inh.virtualhost.clone();
             if kw == "HTTP_GET" {
-                CheckKind::Http(http)
+                CheckKind::Http(Box::new(http))
             } else {
-                CheckKind::Ssl(http)
+                CheckKind::Ssl(Box::new(http))
             }
         }
         "SMTP_CHECK" => CheckKind::Smtp { helo_name },
@@ -239,7 +236,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
                     p.group = g;
                 }
                 CheckKind::Misc {
-                    misc_path: p,
+                    misc_path: Box::new(p),
                     misc_timeout,
                     misc_dynamic,
                 }
@@ -311,10 +308,10 @@ fn common(ctx: &mut Ctx, n: &Node, c: &mut Checker) -> bool {
     match n.kw() {
         "connect_ip" => c.connect_ip = ctx.ip(n),
         "connect_port" => c.connect_port = ctx.port(n),
-        "bindto" => c.bindto = ctx.ip(n),
-        "bind_if" => c.bind_if = ctx.string(n, "an interface name"),
-        "bind_port" => c.bind_port = ctx.port(n),
-        "fwmark" => c.fwmark = ctx.u32v(n, 0, u32::MAX),
+        "bindto" => c.bind.get_or_insert_default().bindto = ctx.ip(n),
+        "bind_if" => c.bind.get_or_insert_default().bind_if = ctx.string(n, "an interface name"),
+        "bind_port" => c.bind.get_or_insert_default().bind_port = ctx.port(n),
+        "fwmark" => c.bind.get_or_insert_default().fwmark = ctx.u32v(n, 0, u32::MAX),
         _ => return false,
     }
     true
