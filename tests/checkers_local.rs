@@ -81,7 +81,7 @@ async fn misc_check_arguments_are_split_without_a_shell() {
 async fn misc_check_runs_as_user() {
     let dir = tempfile::tempdir().unwrap();
     let s = script(dir.path(), "who.sh", "[ \"$(id -u)\" = \"$1\" ]");
-    let nobody = lvsd::check::misc::user_ids("nobody", None).unwrap().0;
+    let nobody = lvsd::notify::command::ids("nobody", None).unwrap().0;
     let o = misc(&format!(
         "misc_path \"{} {nobody}\"; user nobody",
         s.display()
@@ -193,7 +193,7 @@ async fn file_check_value_times_weight() {
 async fn misc_check_runs_as_global_script_user() {
     let dir = tempfile::tempdir().unwrap();
     let s = script(dir.path(), "who.sh", "[ \"$(id -u)\" = \"$1\" ]");
-    let nobody = lvsd::check::misc::user_ids("nobody", None).unwrap().0;
+    let nobody = lvsd::notify::command::ids("nobody", None).unwrap().0;
     let top = "global_defs { script_user nobody }";
     let p = probe_with(
         top,

@@ -4,7 +4,6 @@
 
 use super::decide::{Outcome, WeightAdj};
 use super::net::secs;
-use std::ffi::CString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -32,7 +31,7 @@ impl MiscProbe {
         let argv = crate::notify::command::split(command)
             .map_err(|e| format!("misc_path '{command}': {e}"))?;
         let ids = match user {
-            Some(u) => Some(user_ids(u, group)?),
+            Some(u) => Some(crate::notify::command::ids(u, group).map_err(|e| e.to_string())?),
             None => None,
         };
         Ok(MiscProbe {
@@ -104,48 +103,6 @@ impl MiscProbe {
     }
 }
 
-/// The uid and gid of `user` (and of `group` when given, else the user's primary group).
-pub fn user_ids(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
-    let cuser = CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
-    let mut buf = vec![0 as libc::c_char; 16384];
-    // SAFETY: pwd/result are out-parameters, buf is valid for its length.
-    let (uid, mut gid) = unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut result = std::ptr::null_mut();
-        let rc = libc::getpwnam_r(
-            cuser.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
-        if rc != 0 || result.is_null() {
-            return Err(format!("unknown user '{user}'"));
-        }
-        (pwd.pw_uid, pwd.pw_gid)
-    };
-    if let Some(g) = group {
-        let cgroup = CString::new(g).map_err(|_| format!("bad group name '{g}'"))?;
-        // SAFETY: as above.
-        gid = unsafe {
-            let mut grp: libc::group = std::mem::zeroed();
-            let mut result = std::ptr::null_mut();
-            let rc = libc::getgrnam_r(
-                cgroup.as_ptr(),
-                &mut grp,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            );
-            if rc != 0 || result.is_null() {
-                return Err(format!("unknown group '{g}'"));
-            }
-            grp.gr_gid
-        };
-    }
-    Ok((uid, gid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,11 +131,5 @@ mod tests {
             "exit 0 keeps the weight"
         );
         assert!(!probe(true).judge(st(libc::SIGKILL)).ok);
-    }
-
-    #[test]
-    fn user_lookup() {
-        assert_eq!(user_ids("root", None), Ok((0, 0)));
-        assert!(user_ids("no-such-user-lvsd", None).is_err());
     }
 }

@@ -14,9 +14,9 @@ pub enum CommandError {
     Unterminated(char, String),
     #[error("empty script")]
     Empty,
-    #[error("unknown user {0}")]
+    #[error("unknown user '{0}'")]
     NoUser(String),
-    #[error("unknown group {0}")]
+    #[error("unknown group '{0}'")]
     NoGroup(String),
 }
 
@@ -132,16 +132,13 @@ pub fn prepare(
         (None, Some((u, g))) => (Some(u.clone()), g.clone()),
         (None, None) => (None, None),
     };
-    let (uid, mut gid) = match &user {
+    let (uid, gid) = match &user {
         Some(u) => {
-            let (uid, gid) = user_ids(u).ok_or_else(|| CommandError::NoUser(u.clone()))?;
+            let (uid, gid) = ids(u, group.as_deref())?;
             (Some(uid), Some(gid))
         }
-        None => (None, None),
+        None => (None, group.as_deref().map(group_id_of).transpose()?),
     };
-    if let Some(g) = &group {
-        gid = Some(group_id(g).ok_or_else(|| CommandError::NoGroup(g.clone()))?);
-    }
     Ok(Prepared {
         argv,
         uid,
@@ -169,6 +166,20 @@ fn user_ids(name: &str) -> Option<(u32, u32)> {
         )
     };
     (r == 0 && !res.is_null()).then_some((pw.pw_uid, pw.pw_gid))
+}
+
+/// The uid and gid to run as `user` (a name or a number): `group`'s gid when given, else the user's
+/// own group. Shared by notify scripts and MISC_CHECK.
+pub fn ids(user: &str, group: Option<&str>) -> Result<(u32, u32), CommandError> {
+    let (uid, gid) = user_ids(user).ok_or_else(|| CommandError::NoUser(user.to_string()))?;
+    match group {
+        Some(g) => Ok((uid, group_id_of(g)?)),
+        None => Ok((uid, gid)),
+    }
+}
+
+fn group_id_of(g: &str) -> Result<u32, CommandError> {
+    group_id(g).ok_or_else(|| CommandError::NoGroup(g.to_string()))
 }
 
 fn group_id(name: &str) -> Option<u32> {
@@ -250,6 +261,20 @@ pub async fn run(p: &Prepared, timeout: Option<Duration>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_by_name_or_number_and_group() {
+        assert_eq!(ids("root", None), Ok((0, 0)));
+        assert_eq!(ids("0", Some("0")), Ok((0, 0)));
+        assert_eq!(
+            ids("no-such-user-lvsd", None).unwrap_err().to_string(),
+            "unknown user 'no-such-user-lvsd'"
+        );
+        assert!(matches!(
+            ids("root", Some("no-such-group-lvsd")),
+            Err(CommandError::NoGroup(_))
+        ));
+    }
 
     fn words(s: &str) -> Vec<String> {
         split(s).unwrap()
