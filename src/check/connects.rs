@@ -204,6 +204,24 @@ impl Connects {
         self.done.pop_front()
     }
 
+    /// Waits for the next finished connect, collecting answers and expiring deadlines meanwhile (for
+    /// a caller without a scheduler of its own: one check, a test). With nothing started it waits
+    /// forever.
+    pub async fn next_done(&mut self) -> Done {
+        loop {
+            if let Some(d) = self.pop_done() {
+                return d;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                _ = self.collect() => {}
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.expire(Instant::now());
+                }
+            }
+        }
+    }
+
     fn take(&mut self, raw: RawFd, ticket: Option<u32>) -> Option<Waiting> {
         let entry = self.waiting.get_mut(raw as usize)?;
         if ticket.is_some_and(|t| entry.as_ref().is_none_or(|w| w.ticket != t)) {
@@ -241,21 +259,6 @@ mod tests {
     use super::*;
     use std::net::{SocketAddr, TcpListener};
 
-    async fn one(c: &mut Connects) -> Done {
-        loop {
-            if let Some(d) = c.pop_done() {
-                return d;
-            }
-            let deadline = c.next_deadline();
-            tokio::select! {
-                _ = c.collect() => {}
-                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)) => {
-                    c.expire(Instant::now());
-                }
-            }
-        }
-    }
-
     fn target(addr: SocketAddr, timeout_ms: u64) -> Target {
         Target::new(addr, "tcp", Duration::from_millis(timeout_ms))
     }
@@ -270,11 +273,11 @@ mod tests {
         };
         let mut c = Connects::new().unwrap();
         c.start(7, &target(open, 2000));
-        let d = one(&mut c).await;
+        let d = c.next_done().await;
         assert_eq!(d.slot, 7);
         assert!(matches!(d.result, Connected::Yes), "{d:?}");
         c.start(8, &target(closed, 2000));
-        let d = one(&mut c).await;
+        let d = c.next_done().await;
         assert_eq!(d.slot, 8);
         match d.result {
             Connected::Failed(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
@@ -299,7 +302,7 @@ mod tests {
         let mut c = Connects::new().unwrap();
         c.start(3, &target(addr, 300));
         assert_eq!(c.in_flight(), 1);
-        let d = one(&mut c).await;
+        let d = c.next_done().await;
         assert_eq!(d.slot, 3);
         assert!(
             matches!(d.result, Connected::TimedOut(t) if t == Duration::from_millis(300)),

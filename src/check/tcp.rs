@@ -1,7 +1,8 @@
 //! TCP_CHECK: the real server passes when a TCP connection opens within connect_timeout. The runner
-//! connects through `connects::Connects`; `run` is the same check on its own (tests, one-off use).
+//! connects through its own `connects::Connects`; `run` is the same check on its own (tests, one-off
+//! use), through a set of one.
 
-use super::connects::Connected;
+use super::connects::{Connected, Connects};
 use super::decide::Outcome;
 use super::net::{io_text, secs, Target};
 
@@ -17,12 +18,13 @@ impl TcpProbe {
     }
 
     pub async fn run(&self) -> Outcome {
-        let result =
-            match tokio::time::timeout(self.target.timeout, self.target.connect_tcp()).await {
-                Ok(Ok(_stream)) => Connected::Yes,
-                Ok(Err(e)) => Connected::Failed(e),
-                Err(_) => Connected::TimedOut(self.target.timeout),
-            };
+        let result = match Connects::new() {
+            Ok(mut c) => {
+                c.start(0, &self.target);
+                c.next_done().await.result
+            }
+            Err(e) => Connected::Failed(e),
+        };
         self.outcome(result)
     }
 
