@@ -116,8 +116,7 @@ fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
         print!("{}", ipvs::text::format_table(&desired));
         return ExitCode::SUCCESS;
     }
-    let sync_id = sync_id_default(cfg);
-    let mut kernel = match Kernel::start(&cfg.global, sync_id) {
+    let mut kernel = match Kernel::start(&cfg.global) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("lvsd: IPVS: {e}");
@@ -133,9 +132,16 @@ fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
         }
         _ => {
             let ranks = director.ranks();
-            kernel
+            let r = kernel
                 .sync(&desired, |k, d| ranks.rank(k, d))
-                .map(|r| ("programmed", r))
+                .map(|r| ("programmed", r));
+            // The kernel keeps the daemons after lvsd exits; with no VRRP to follow they
+            // receive (and both run without an instance).
+            if let Some(spec) = lvsd::director::syncd::SyncSpec::from_config(cfg) {
+                let role = spec.role(&Default::default());
+                kernel.set_sync(Some(&spec), role);
+            }
+            r
         }
     };
     match result {
@@ -159,15 +165,4 @@ fn ipvs_once(action: IpvsAction, cfg: &lvsd::config::Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// keepalived's default sync id: the VRID of the instance the sync daemon follows, else 0.
-fn sync_id_default(cfg: &lvsd::config::Config) -> u8 {
-    let inst = cfg
-        .global
-        .lvs_sync_daemon
-        .as_ref()
-        .and_then(|d| d.instance.as_ref());
-    inst.and_then(|name| cfg.vrrp_instances.iter().find(|i| &i.name == name))
-        .map_or(0, |i| i.virtual_router_id)
 }

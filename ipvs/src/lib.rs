@@ -11,6 +11,8 @@
 //! - [`plan`](plan()): the fewest [`Op`]s that make one [`Table`] equal to another, with
 //!   [`plan_owned`] to leave other programs' services alone.
 //! - [`text`]: a line-based text form of a table and an `ipvsadm -Ln`-like listing.
+//! - [`conns`]: the connection table as `/proc/net/ip_vs_conn` lists it, and version 1 sync
+//!   messages (the only way to hand connection entries to another kernel).
 //!
 //! The library knows nothing of keepalived; it needs `CAP_NET_ADMIN` to talk to the kernel,
 //! but everything except [`Client`] is plain data and works without privileges.
@@ -93,6 +95,7 @@
 
 mod attr;
 pub mod client;
+pub mod conns;
 pub mod consts;
 pub mod error;
 pub mod plan;

@@ -86,6 +86,10 @@ pub struct Global {
     pub max_auto_priority: Option<i32>,
     pub lvs_timeouts: LvsTimeouts,
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+    /// lvsd only (top-level `lvs_sysctl` block): net.ipv4.vs.* values lvsd sets at start.
+    pub lvs_sysctl: LvsSysctl,
+    /// lvsd only (top-level `lvs_sync_catchup` block): how a returning director catches up.
+    pub lvs_sync_catchup: SyncCatchup,
     pub lvs_flush: bool,
     pub lvs_flush_on_stop: FlushOnStop,
     pub notify_fifo: Option<Script>,
@@ -146,6 +150,8 @@ impl Default for Global {
             max_auto_priority: None,
             lvs_timeouts: LvsTimeouts::default(),
             lvs_sync_daemon: None,
+            lvs_sysctl: LvsSysctl::default(),
+            lvs_sync_catchup: SyncCatchup::default(),
             lvs_flush: false,
             lvs_flush_on_stop: FlushOnStop::No,
             notify_fifo: None,
@@ -189,6 +195,76 @@ pub struct LvsSyncDaemon {
     pub port: Option<u16>,
     pub ttl: Option<u8>,
     pub group: Option<IpAddr>,
+}
+
+/// The `net.ipv4.vs.*` settings that decide what the sync daemons send and how a director treats a
+/// packet of a connection it has no entry for; `None` leaves the kernel's value alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LvsSysctl {
+    /// (threshold, period): sync a connection at its `threshold`th packet, then every `period`.
+    pub sync_threshold: Option<(u32, u32)>,
+    /// Seconds; non-zero syncs on state changes and then at most this often.
+    pub sync_refresh_period: Option<u32>,
+    /// 0-3: resends of a sync message within sync_refresh_period / 8.
+    pub sync_retries: Option<u8>,
+    pub sync_persist_mode: Option<bool>,
+    pub sloppy_tcp: Option<bool>,
+    pub sloppy_sctp: Option<bool>,
+    pub conntrack: Option<bool>,
+    pub expire_nodest_conn: Option<bool>,
+    pub expire_quiescent_template: Option<bool>,
+}
+
+impl LvsSysctl {
+    /// (file name under /proc/sys/net/ipv4/vs, value as the kernel reads it) of each set key.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let b = |v: bool| u8::from(v).to_string();
+        let mut out = Vec::new();
+        if let Some((t, p)) = self.sync_threshold {
+            out.push(("sync_threshold", format!("{t} {p}")));
+        }
+        let nums = [
+            ("sync_refresh_period", self.sync_refresh_period),
+            ("sync_retries", self.sync_retries.map(u32::from)),
+        ];
+        for (k, v) in nums {
+            if let Some(v) = v {
+                out.push((k, v.to_string()));
+            }
+        }
+        let flags = [
+            ("sync_persist_mode", self.sync_persist_mode),
+            ("sloppy_tcp", self.sloppy_tcp),
+            ("sloppy_sctp", self.sloppy_sctp),
+            ("conntrack", self.conntrack),
+            ("expire_nodest_conn", self.expire_nodest_conn),
+            ("expire_quiescent_template", self.expire_quiescent_template),
+        ];
+        for (k, v) in flags {
+            if let Some(v) = v {
+                out.push((k, b(v)));
+            }
+        }
+        out
+    }
+}
+
+/// A director that is about to preempt asks the master for its connection table first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncCatchup {
+    /// Longest preemption is held back waiting for the table; zero turns catch-up off.
+    pub timeout: Timer,
+    /// UDP port of the catch-up requests; `None`: the sync daemon's port + 1.
+    pub port: Option<u16>,
+}
+
+impl Default for SyncCatchup {
+    fn default() -> Self {
+        SyncCatchup {
+            timeout: Timer::secs(10),
+            port: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -81,6 +81,23 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     }
     crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
     let mut break_err: Option<String> = None;
+    // The director follows VRRP (sync daemon role, catch-up) when both engines run.
+    let (links, vrrp_link) = if cli.check || cli.vrrp {
+        (crate::vrrp::news::Links::default(), None)
+    } else {
+        let (news_tx, news_rx) = mpsc::unbounded_channel();
+        let (up_tx, up_rx) = mpsc::unbounded_channel();
+        (
+            crate::vrrp::news::Links {
+                news: Some(news_tx),
+                caught_up: Some(up_rx),
+            },
+            Some(lvs_engine::VrrpLink {
+                news: news_rx,
+                caught_up: up_tx,
+            }),
+        )
+    };
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
     let release_vrrp = !cli.dont_release_vrrp;
@@ -89,7 +106,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         None
     } else {
         Some(tokio::task::spawn_local(async move {
-            vrrp_engine::run(cfg, vrrp_rx, release_vrrp).await
+            vrrp_engine::run(cfg, vrrp_rx, release_vrrp, links).await
         }))
     };
 
@@ -103,6 +120,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             cfg_lvs,
             lvs_rx,
             !cli.dont_release_ipvs,
+            vrrp_link,
         )))
     };
 

@@ -3,13 +3,17 @@
 //! always applies the newest desired table.
 
 use super::drain::Drain;
+use super::follow::{next_news, Follow};
 use super::kernel::Kernel;
+use super::syncd::{Role, SyncSpec};
 use super::{Action, Director};
 use crate::check::runner::{CheckEvent, EventKind, Runner};
-use crate::config::model::{Config, Script};
+use crate::config::model::{Config, LvsSysctl, Script};
 use crate::notify::command;
 use crate::notify::queue::{Job, Queues};
 use crate::status;
+use crate::vrrp::news::{CaughtUp, News};
+use ipvs::conns::SyncConn;
 use ipvs::Table;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,9 +27,15 @@ pub enum Control {
     Reload(Arc<Config>),
 }
 
+/// The director's ends of the VRRP engine's channels (see vrrp::news).
+pub struct VrrpLink {
+    pub news: mpsc::UnboundedReceiver<News>,
+    pub caught_up: mpsc::UnboundedSender<CaughtUp>,
+}
+
 type Ranks = std::sync::Arc<super::pool::Ranks>;
 
-enum KernelCmd {
+pub(super) enum KernelCmd {
     /// The desired table; `reload`: it comes from a reload, so servers it no longer has drain first,
     /// and the kernel's table is re-read afterwards (see sync.rs for why then).
     Sync {
@@ -33,6 +43,15 @@ enum KernelCmd {
         ranks: Ranks,
         reload: bool,
     },
+    /// Run the sync daemons this spec and role call for.
+    Syncd {
+        spec: Option<SyncSpec>,
+        role: Role,
+    },
+    /// lvs_sysctl, changed by a reload.
+    Sysctl(LvsSysctl),
+    /// The connection table as sync entries, for a catch-up.
+    Entries(oneshot::Sender<Result<Vec<SyncConn>, String>>),
     Stop,
 }
 
@@ -42,23 +61,44 @@ pub async fn run(
     mut cfg: Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
+    vrrp: Option<VrrpLink>,
 ) -> Result<(), String> {
+    let (mut news, caught_up) = match vrrp {
+        Some(l) => (Some(l.news), Some(l.caught_up)),
+        None => (None, None),
+    };
     // Without virtual servers IPVS is never touched, until a reload brings some.
-    while cfg.virtual_servers.is_empty() {
+    if cfg.virtual_servers.is_empty() {
         info!("no virtual_server configured: IPVS is not touched");
         status::emit(status::Event::Ready(status::Engine::Ipvs));
-        match ctl.recv().await {
-            Some(Control::Reload(c)) => cfg = c,
-            Some(Control::Stop) | None => return Ok(()),
+    }
+    while cfg.virtual_servers.is_empty() {
+        tokio::select! {
+            c = ctl.recv() => match c {
+                Some(Control::Reload(c)) => cfg = c,
+                Some(Control::Stop) | None => return Ok(()),
+            },
+            // No connections to wait for: a preemption goes on at once.
+            Some(n) = next_news(&mut news) => {
+                if let (News::CatchUp { .. }, Some(tx)) = (n, &caught_up) {
+                    let _ = tx.send(CaughtUp);
+                }
+            }
         }
     }
     let mut director = Director::new(&cfg);
     let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
-    let (ktx, ready, kernel_thread) = start_kernel(&cfg, &director, ranks.clone(), release)?;
+    let spec = SyncSpec::from_config(&cfg);
+    let role = spec
+        .as_ref()
+        .map_or(Role::Backup, |s| s.role(&HashMap::new()));
+    let (ktx, ready, kernel_thread) =
+        start_kernel(&cfg, &director, ranks.clone(), release, (spec, role))?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
     status::emit(status::Event::Ready(status::Engine::Ipvs));
+    let mut follow = Follow::new(&cfg, role, ktx.clone(), caught_up);
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
@@ -136,8 +176,13 @@ pub async fn run(
                     let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: false });
                 }
             }
+            Some(n) = next_news(&mut news) => follow.news(n),
             c = ctl.recv() => match c {
                 Some(Control::Reload(new)) => {
+                    if new.global.lvs_sysctl != cfg.global.lvs_sysctl {
+                        let _ = ktx.send(KernelCmd::Sysctl(new.global.lvs_sysctl));
+                    }
+                    follow.reload(&new);
                     cfg = new.clone();
                     suspended = suspended_services(&cfg);
                     // Checkers restart from the states the old director knew; IPVS gets the difference
@@ -168,6 +213,7 @@ pub async fn run(
     }
     runner.shutdown().await;
     act(director.shutdown_notifications(), &fifo, &script_user);
+    drop(follow);
     let _ = ktx.send(KernelCmd::Stop);
     scripts.drain(std::time::Duration::from_secs(5)).await;
     // lvsd must not exit before its services are removed.
@@ -204,27 +250,22 @@ type KernelStart = (
 );
 
 /// Starts the kernel thread and programs the initial table (every real server as the director says).
+/// `syncd`: the sync daemons to run once the table is programmed.
 fn start_kernel(
     cfg: &Config,
     director: &Director,
     ranks: Ranks,
     release: bool,
+    syncd: (Option<SyncSpec>, Role),
 ) -> Result<KernelStart, String> {
     let (tx, rx) = std::sync::mpsc::channel::<KernelCmd>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let global = cfg.global.clone();
-    let sync_id = cfg
-        .global
-        .lvs_sync_daemon
-        .as_ref()
-        .and_then(|d| d.instance.as_ref())
-        .and_then(|n| cfg.vrrp_instances.iter().find(|i| &i.name == n))
-        .map_or(0, |i| i.virtual_router_id);
     let initial = director.desired();
     let handle = std::thread::Builder::new()
         .name("ipvs".into())
         .spawn(move || {
-            let mut kernel = match Kernel::start(&global, sync_id) {
+            let mut kernel = match Kernel::start(&global) {
                 Ok(k) => k,
                 Err(e) => {
                     let _ = ready_tx.send(Err(format!("IPVS: {e}")));
@@ -244,6 +285,8 @@ fn start_kernel(
                     return;
                 }
             }
+            // After the table: entries a backup daemon takes in find their services.
+            kernel.set_sync(syncd.0.as_ref(), syncd.1);
             let _ = ready_tx.send(Ok(()));
             let mut applied = initial;
             let mut ranks = ranks;
@@ -263,6 +306,7 @@ fn start_kernel(
                     }
                 };
                 let mut stop = false;
+                let tick = cmd.is_none();
                 let mut newest: Option<(Table, bool)> = None;
                 // Only the newest table matters, but a reload's request is kept.
                 for c in cmd
@@ -273,6 +317,12 @@ fn start_kernel(
                         KernelCmd::Stop => {
                             stop = true;
                             break;
+                        }
+                        KernelCmd::Syncd { spec, role } => kernel.set_sync(spec.as_ref(), role),
+                        KernelCmd::Sysctl(s) => super::sysctl::apply(&s),
+                        KernelCmd::Entries(reply) => {
+                            let table = newest.as_ref().map_or(&applied, |(t, _)| t);
+                            let _ = reply.send(kernel.sync_entries(table));
                         }
                         KernelCmd::Sync {
                             table,
@@ -296,6 +346,9 @@ fn start_kernel(
                     }
                     applied = table;
                     reload = r;
+                } else if !tick {
+                    // Only daemon or sysctl work came.
+                    continue;
                 } else {
                     // A tick: count the draining servers' connections.
                     let mut conns = HashMap::new();

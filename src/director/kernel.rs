@@ -1,24 +1,29 @@
 //! The thin shell between the director and the kernel: connects to IPVS, applies global settings
-//! (lvs_flush, lvs_timeouts, lvs_sync_daemon) and keeps the services lvsd owns equal to the desired
+//! (lvs_flush, lvs_timeouts, lvs_sysctl), runs the sync daemons (syncd.rs says which) and keeps the services lvsd owns equal to the desired
 //! table (planned against what lvsd last applied: see sync.rs). Services lvsd did not create are never
 //! touched (unless lvs_flush / lvs_flush_on_stop say so).
 
 pub use super::sync::SyncReport;
 use super::sync::TableSync;
-use crate::config::model::{FlushOnStop, Global, LvsSyncDaemon};
-use ipvs::{Client, Daemon, DaemonState, DestKey, Op, ServiceKey, Table};
+use super::syncd::{switch, Role, SyncSpec};
+use crate::config::model::{FlushOnStop, Global};
+use ipvs::{Client, DaemonState, DestKey, Op, ServiceKey, Table};
 use std::time::Instant;
 
 pub struct Kernel {
     client: Client,
     tables: TableSync,
+    /// Sync daemons lvsd runs, and what they were started with.
     daemons: Vec<DaemonState>,
+    spec: Option<SyncSpec>,
+    /// Leftover daemons of an earlier process were stopped.
+    cleaned: bool,
 }
 
 impl Kernel {
     /// Connects (running `modprobe ip_vs` once if the family is missing) and applies the global
-    /// settings. The sync daemon starts as backup when it follows a VRRP instance, else both.
-    pub fn start(global: &Global, sync_id_default: u8) -> Result<Kernel, ipvs::Error> {
+    /// settings; the sync daemons start with `set_sync`.
+    pub fn start(global: &Global) -> Result<Kernel, ipvs::Error> {
         let mut client = Client::connect_or_modprobe()?;
         if global.lvs_flush {
             tracing::info!("lvs_flush: flushing the IPVS table");
@@ -34,41 +39,82 @@ impl Kernel {
             };
             client.set_config(&c)?;
         }
-        let mut k = Kernel {
+        super::sysctl::apply(&global.lvs_sysctl);
+        Ok(Kernel {
             client,
             tables: TableSync::default(),
             daemons: Vec::new(),
-        };
-        if let Some(d) = &global.lvs_sync_daemon {
-            let states: &[DaemonState] = if d.instance.is_some() {
-                &[DaemonState::Backup]
-            } else {
-                &[DaemonState::Master, DaemonState::Backup]
-            };
-            for s in states {
-                k.start_daemon(d, *s, sync_id_default);
-            }
-        }
-        Ok(k)
+            spec: None,
+            cleaned: false,
+        })
     }
 
-    fn start_daemon(&mut self, d: &LvsSyncDaemon, state: DaemonState, sync_id_default: u8) {
-        let mut daemon = Daemon::new(
-            state,
-            &d.interface,
-            u32::from(d.sync_id.unwrap_or(sync_id_default)),
-        );
-        daemon.sync_maxlen = d.maxlen;
-        daemon.mcast_group = d.group;
-        daemon.mcast_port = d.port;
-        daemon.mcast_ttl = d.ttl;
-        match self.client.new_daemon(&daemon) {
-            Ok(()) => self.daemons.push(state),
+    /// Runs the sync daemons `spec` and `role` call for. A changed `spec` restarts them; the
+    /// first call stops daemons an earlier lvsd left running (kill -9), since the kernel refuses
+    /// a second master or backup.
+    pub fn set_sync(&mut self, spec: Option<&SyncSpec>, role: Role) {
+        if spec.is_some() && !self.cleaned {
+            self.cleaned = true;
+            for s in [DaemonState::Master, DaemonState::Backup] {
+                if self.client.del_daemon(s).is_ok() {
+                    tracing::info!("stopped a {s:?} sync daemon left by an earlier process");
+                }
+            }
+        }
+        if self.spec.as_ref() != spec {
+            self.stop_daemons();
+            self.spec = spec.cloned();
+        }
+        let want = match &self.spec {
+            Some(_) => role.daemons(),
+            None => &[],
+        };
+        for (start, state) in switch(&self.daemons, want) {
+            if start {
+                self.start_daemon(state);
+            } else {
+                match self.client.del_daemon(state) {
+                    Ok(()) => tracing::info!("IPVS: stopped the {state:?} sync daemon"),
+                    Err(e) => tracing::warn!("cannot stop the {state:?} sync daemon: {e}"),
+                }
+                self.daemons.retain(|d| *d != state);
+            }
+        }
+        self.report();
+    }
+
+    fn start_daemon(&mut self, state: DaemonState) {
+        let Some(spec) = &self.spec else { return };
+        match self.client.new_daemon(&spec.daemon(state)) {
+            Ok(()) => {
+                tracing::info!(
+                    "IPVS: started the {state:?} sync daemon on {} (syncid {})",
+                    spec.interface,
+                    spec.syncid
+                );
+                self.daemons.push(state);
+            }
             Err(e) => tracing::warn!(
                 "lvs_sync_daemon on {}: cannot start the {state:?} sync daemon: {e}",
-                d.interface
+                spec.interface
             ),
         }
+    }
+
+    fn report(&self) {
+        crate::status::emit(crate::status::Event::SyncDaemon(self.spec.as_ref().map(
+            |s| crate::status::SyncdView {
+                spec: s.clone(),
+                master: self.daemons.contains(&DaemonState::Master),
+                backup: self.daemons.contains(&DaemonState::Backup),
+            },
+        )));
+    }
+
+    /// The kernel's connections of `table`'s services, as sync entries (for catch-up).
+    pub fn sync_entries(&self, table: &Table) -> Result<Vec<ipvs::conns::SyncConn>, String> {
+        let conns = ipvs::conns::read_conns().map_err(|e| format!("/proc/net/ip_vs_conn: {e}"))?;
+        Ok(ipvs::conns::sync_entries(&conns, table))
     }
 
     /// Makes the services lvsd owns equal to `desired`: only the differences from what lvsd last
@@ -123,8 +169,9 @@ impl Kernel {
 
     fn stop_daemons(&mut self) {
         for s in std::mem::take(&mut self.daemons) {
-            if let Err(e) = self.client.del_daemon(s) {
-                tracing::warn!("cannot stop the {s:?} sync daemon: {e}");
+            match self.client.del_daemon(s) {
+                Ok(()) => tracing::info!("IPVS: stopped the {s:?} sync daemon"),
+                Err(e) => tracing::warn!("cannot stop the {s:?} sync daemon: {e}"),
             }
         }
     }

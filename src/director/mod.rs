@@ -1,12 +1,16 @@
 //! The director: virtual and real server state -> the desired IPVS table (see DESIGN.md).
 
+pub mod catchup;
 pub mod drain;
 pub mod engine;
+mod follow;
 pub mod kernel;
 mod mirror;
 mod pool;
 pub mod services;
 mod sync;
+pub mod syncd;
+mod sysctl;
 
 pub use pool::{Action, Director};
 

@@ -221,6 +221,27 @@ pub fn data(sn: &Snapshot) -> String {
         onoff(g.smtp_alert_checker)
     );
     let _ = writeln!(o, " VRRP check unicast_src = {}", g.vrrp_check_unicast_src);
+    if let Some(d) = &sn.sync.daemon {
+        let s = &d.spec;
+        if let Some(i) = &s.follows {
+            let _ = writeln!(o, " LVS syncd vrrp instance = {i}");
+        }
+        let _ = writeln!(o, " LVS syncd interface = {}", s.interface);
+        let _ = writeln!(o, " LVS syncd syncid = {}", s.syncid);
+        if let Some(m) = s.maxlen {
+            let _ = writeln!(o, " LVS syncd maxlen = {m}");
+        }
+        if let Some(gr) = s.group {
+            let _ = writeln!(o, " LVS mcast group {gr}");
+        }
+        if let Some(p) = s.port {
+            let _ = writeln!(o, " LVS syncd mcast port = {p}");
+        }
+        if let Some(t) = s.ttl {
+            let _ = writeln!(o, " LVS syncd mcast ttl = {t}");
+        }
+        let _ = writeln!(o, " LVS syncd running = {}", sn.sync.role());
+    }
     if !sn.instances.is_empty() {
         o.push_str("------< VRRP Topology >------\n");
     }

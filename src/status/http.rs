@@ -321,6 +321,53 @@ pub fn metrics(sn: &Snapshot) -> String {
             }
         }
     }
+    if let Some(d) = &sn.sync.daemon {
+        f.head(
+            "lvsd_sync_daemon_running",
+            "gauge",
+            "1 while the kernel runs this IPVS sync daemon for lvsd",
+        );
+        f.line(
+            "lvsd_sync_daemon_running",
+            &[("role", "master")],
+            u64::from(d.master),
+        );
+        f.line(
+            "lvsd_sync_daemon_running",
+            &[("role", "backup")],
+            u64::from(d.backup),
+        );
+        f.head(
+            "lvsd_sync_catchups_total",
+            "counter",
+            "Connection-table catch-ups: served as master, asked for before preempting",
+        );
+        f.line(
+            "lvsd_sync_catchups_total",
+            &[("side", "served")],
+            sn.sync.served.0,
+        );
+        f.line(
+            "lvsd_sync_catchups_total",
+            &[("side", "asked")],
+            sn.sync.asked.0,
+        );
+        f.head(
+            "lvsd_sync_catchup_entries_total",
+            "counter",
+            "Connection entries sent (served) or received (asked) by catch-ups",
+        );
+        f.line(
+            "lvsd_sync_catchup_entries_total",
+            &[("side", "served")],
+            sn.sync.served.1,
+        );
+        f.line(
+            "lvsd_sync_catchup_entries_total",
+            &[("side", "asked")],
+            sn.sync.asked.1,
+        );
+    }
     f.head("lvsd_reloads_total", "counter", "Configuration reloads");
     let _ = writeln!(f.out, "lvsd_reloads_total {}", sn.reloads);
     f.head(
@@ -391,6 +438,17 @@ pub fn status(sn: &Snapshot) -> String {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "reloads": sn.reloads,
+        "sync_daemon": sn.sync.daemon.as_ref().map(|d| json!({
+            "interface": d.spec.interface,
+            "follows": d.spec.follows,
+            "syncid": d.spec.syncid,
+            "running": sn.sync.role(),
+            "master": d.master,
+            "backup": d.backup,
+            "since": sn.sync.since.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            "catchups_served": sn.sync.served.0,
+            "catchups_asked": sn.sync.asked.0,
+        })),
     });
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
     s.push('\n');

@@ -66,6 +66,21 @@ pub enum Event {
         kind: &'static str,
         histogram: snapshot::Histogram,
     },
+    /// The IPVS sync daemons now (None: lvs_sync_daemon is not configured).
+    SyncDaemon(Option<SyncdView>),
+    /// A catch-up finished: `served` by this director as master, or asked for before preempting.
+    CatchUp {
+        served: bool,
+        entries: u64,
+    },
+}
+
+/// The sync daemons lvsd runs and what they were started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncdView {
+    pub spec: crate::director::syncd::SyncSpec,
+    pub master: bool,
+    pub backup: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +294,23 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
         }
         Event::CheckerLatency { kind, histogram } => {
             sn.latency.insert(kind, histogram);
+        }
+        Event::SyncDaemon(v) => {
+            if v.as_ref().map(|v| (v.master, v.backup))
+                != sn.sync.daemon.as_ref().map(|d| (d.master, d.backup))
+            {
+                sn.sync.since = now;
+            }
+            sn.sync.daemon = v;
+        }
+        Event::CatchUp { served, entries } => {
+            let c = if served {
+                &mut sn.sync.served
+            } else {
+                &mut sn.sync.asked
+            };
+            c.0 += 1;
+            c.1 += entries;
         }
         Event::VrrpGroup { .. } | Event::Ready(_) => {}
     }

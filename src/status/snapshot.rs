@@ -81,6 +81,30 @@ pub struct Snapshot {
     pub last_reload_ok: Option<bool>,
     /// Probe durations by checker type, as the checker engine last reported them.
     pub latency: BTreeMap<&'static str, Histogram>,
+    pub sync: SyncView,
+}
+
+/// The IPVS sync daemons and catch-ups.
+#[derive(Debug, Clone)]
+pub struct SyncView {
+    pub daemon: Option<super::SyncdView>,
+    /// When the running daemons last changed.
+    pub since: std::time::SystemTime,
+    /// Catch-ups (count, entries) served as master and asked for before preempting.
+    pub served: (u64, u64),
+    pub asked: (u64, u64),
+}
+
+impl SyncView {
+    /// "master", "backup", "master+backup" or "none".
+    pub fn role(&self) -> &'static str {
+        match self.daemon.as_ref().map(|d| (d.master, d.backup)) {
+            Some((true, true)) => "master+backup",
+            Some((true, false)) => "master",
+            Some((false, true)) => "backup",
+            _ => "none",
+        }
+    }
 }
 
 /// Upper bounds (seconds) of the checker latency histogram's buckets; the last is +Inf.
@@ -196,6 +220,12 @@ impl Snapshot {
             reload_failures: 0,
             last_reload_ok: None,
             latency: BTreeMap::new(),
+            sync: SyncView {
+                daemon: None,
+                since: now,
+                served: (0, 0),
+                asked: (0, 0),
+            },
             config,
         }
     }

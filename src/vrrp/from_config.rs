@@ -88,6 +88,19 @@ fn auth(inst: &VrrpInstance) -> Auth {
     }
 }
 
+/// How long `inst` holds a preemption back for the master's connection table: the sync daemon
+/// follows it or another member of its sync group, and lvs_sync_catchup is not off.
+pub fn catchup_hold(cfg: &Config, inst: &VrrpInstance) -> Option<std::time::Duration> {
+    let followed = cfg.global.lvs_sync_daemon.as_ref()?.instance.as_ref()?;
+    let hold = cfg.global.lvs_sync_catchup.timeout.0;
+    let grouped = |a: &str, b: &str| {
+        cfg.sync_groups
+            .iter()
+            .any(|g| g.group.iter().any(|m| m == a) && g.group.iter().any(|m| m == b))
+    };
+    (!hold.is_zero() && (&inst.name == followed || grouped(&inst.name, followed))).then_some(hold)
+}
+
 pub fn instance_params(inst: &VrrpInstance, primary: IpAddr) -> InstanceParams {
     let mut p = InstanceParams::new(
         &inst.name,

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod from_config;
 pub mod garp;
 pub mod netlink;
+pub mod news;
 pub mod packet;
 pub mod params;
 pub mod reload;

@@ -86,6 +86,9 @@ pub struct InstanceParams {
     /// Master_Down_Interval = this many advert intervals + skew (RFC: 3).
     pub down_timer_adverts: u32,
     pub garp: GarpParams,
+    /// The IPVS sync daemon follows this instance (or its sync group): before preempting a
+    /// master, ask for its connection table and wait for it at most this long.
+    pub catchup_hold: Option<Duration>,
 }
 
 impl InstanceParams {
@@ -118,6 +121,7 @@ impl InstanceParams {
             higher_prio_send_advert: false,
             down_timer_adverts: 3,
             garp: GarpParams::default(),
+            catchup_hold: None,
         }
     }
 

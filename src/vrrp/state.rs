@@ -58,6 +58,8 @@ pub enum Input {
     /// Removed by a reload: a MASTER releases with priority 0 as at shutdown, and the shell
     /// announces the deletion (keepalived's DELETED or FAULT notify) instead of STOP.
     Delete,
+    /// The connection table asked for with `Action::CatchUp` is here, or cannot be had.
+    CaughtUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +86,24 @@ pub enum Action {
     Deleted {
         priority: u8,
     },
+    /// About to preempt `master` (with `catchup_hold`): fetch its connection table, then feed
+    /// `Input::CaughtUp`. Preemption waits for it at most `catchup_hold`.
+    CatchUp {
+        master: IpAddr,
+    },
+}
+
+/// Where a preempting backup is with the master's connection table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CatchUp {
+    Idle,
+    /// Asked; preemption is held until `until` at the latest. `held`: the down timer has run out
+    /// once already, so the answer takes over at once.
+    Waiting {
+        until: Instant,
+        held: bool,
+    },
+    Done,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +125,9 @@ pub struct Instance {
     preempt_delayed: bool,
     last_master: Option<IpAddr>,
     garp: GarpTimers,
+    catchup: CatchUp,
+    /// While BACKUP: when a lower priority advert was last discarded (we are preempting).
+    lower_seen: Option<Instant>,
 }
 
 const DOWN_TIMER_EXPIRED: &str = "master down timer expired";
@@ -127,6 +150,8 @@ impl Instance {
             preempt_delayed: false,
             last_master: None,
             garp: GarpTimers::default(),
+            catchup: CatchUp::Idle,
+            lower_seen: None,
         }
     }
 
@@ -178,6 +203,7 @@ impl Instance {
             Input::Stop => self.stop(&mut out),
             Input::Reconfigure(p) => self.reconfigure(now, *p, &mut out),
             Input::Delete => self.delete(&mut out),
+            Input::CaughtUp => self.caught_up(now, &mut out),
         }
         out
     }
@@ -246,6 +272,7 @@ impl Instance {
     }
 
     fn become_master(&mut self, now: Instant, reason: String, out: &mut Vec<Action>) {
+        self.end_preemption();
         self.state = State::Master;
         self.master_adver_int = self.p.advert_interval;
         self.timer = Some(now + self.p.advert_interval);
@@ -265,6 +292,7 @@ impl Instance {
             out.push(Action::RemoveVips);
         }
         self.garp.clear();
+        self.end_preemption();
         self.state = State::Backup;
         self.timer = Some(now + self.down_interval());
         self.down_cause = DOWN_TIMER_EXPIRED;
@@ -288,7 +316,14 @@ impl Instance {
             out.push(Action::RemoveVips);
         }
         self.garp.clear();
+        self.end_preemption();
         self.timer = None;
+    }
+
+    /// A preemption (and its catch-up) is over: done, or no longer wanted.
+    fn end_preemption(&mut self) {
+        self.catchup = CatchUp::Idle;
+        self.lower_seen = None;
     }
 
     fn enter_fault(&mut self, reason: String, out: &mut Vec<Action>) {
@@ -394,6 +429,7 @@ impl Instance {
             self.down_cause = DOWN_TIMER_EXPIRED;
             self.preempt_delayed = false;
             self.last_master = Some(src);
+            self.end_preemption();
             return;
         }
         // Preempt: discard, so the Master_Down_Timer runs out and we take over.
@@ -403,6 +439,53 @@ impl Instance {
         )));
         if !self.preempt_delayed {
             self.delay_preemption();
+        }
+        self.lower_seen = Some(now);
+        if let (Some(hold), CatchUp::Idle) = (self.p.catchup_hold, self.catchup) {
+            self.catchup = CatchUp::Waiting {
+                until: now + hold,
+                held: false,
+            };
+            out.push(Action::CatchUp { master: src });
+        }
+    }
+
+    /// While the master we preempt is still advertising and its table has not come, the takeover
+    /// waits (at most `catchup_hold`); a master that went silent is taken over at once.
+    fn hold_for_catchup(&mut self, now: Instant, out: &mut Vec<Action>) -> bool {
+        let CatchUp::Waiting { until, held } = self.catchup else {
+            return false;
+        };
+        let alive_until = self.lower_seen.map(|t| t + self.down_interval());
+        match alive_until {
+            Some(alive) if now < alive && now < until => {
+                if !held {
+                    out.push(Action::Log(
+                        "holding preemption until the master's connection table is synced".into(),
+                    ));
+                }
+                self.catchup = CatchUp::Waiting { until, held: true };
+                self.timer = Some(until.min(alive));
+                true
+            }
+            Some(_) if now >= until => {
+                out.push(Action::Log(format!(
+                    "connection table not synced within {} s; preempting anyway",
+                    self.p.catchup_hold.unwrap_or_default().as_secs_f64()
+                )));
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn caught_up(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if let CatchUp::Waiting { held, .. } = self.catchup {
+            self.catchup = CatchUp::Done;
+            if held && self.state == State::Backup {
+                out.push(Action::Log("master's connection table synced".into()));
+                self.timer = Some(now);
+            }
         }
     }
 
@@ -474,6 +557,9 @@ impl Instance {
         let due = self.timer.is_some_and(|t| t <= now);
         match self.state {
             State::Backup if due => {
+                if self.hold_for_catchup(now, out) {
+                    return;
+                }
                 let reason = self.down_cause.to_string();
                 self.become_master(now, reason, out);
             }

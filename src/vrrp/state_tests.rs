@@ -537,3 +537,103 @@ fn arbitrary_packets_never_panic_the_instance() {
 
 #[path = "state_reload_tests.rs"]
 mod reload;
+
+/// When node n asked for the master's connection table.
+fn catchup_asked(lan: &Lan, n: usize) -> Vec<(Duration, IpAddr)> {
+    lan.log
+        .iter()
+        .filter(|(_, node, _)| *node == n)
+        .filter_map(|(t, _, a)| match a {
+            Action::CatchUp { master } => Some((*t, *master)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_catchup(mut p: InstanceParams, hold: f64) -> InstanceParams {
+    p.catchup_hold = Some(secs(hold));
+    p
+}
+
+#[test]
+fn a_preempting_backup_asks_for_the_table_and_an_early_answer_keeps_the_timing() {
+    let b = with_catchup(router("10.0.0.2", 200), 10.0);
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), b]);
+    lan.feed(0, Input::Start);
+    lan.at(10.0);
+    lan.feed(1, Input::Start);
+    lan.at(11.0);
+    let asked = catchup_asked(&lan, 1);
+    assert_eq!(asked.len(), 1, "one request per preemption");
+    assert_eq!(asked[0].1, ip("10.0.0.1"));
+    lan.feed(1, Input::CaughtUp);
+    lan.at(30.0);
+    // As without catch-up: the table came before the down timer ran out.
+    assert_eq!(lan.became_master_at(1), Some(secs(13.21875)));
+    assert_eq!(catchup_asked(&lan, 1).len(), 1);
+}
+
+#[test]
+fn without_an_answer_preemption_waits_for_the_hold_then_goes_on() {
+    let b = with_catchup(router("10.0.0.2", 200), 6.0);
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), b]);
+    lan.feed(0, Input::Start);
+    lan.at(10.0);
+    lan.feed(1, Input::Start);
+    lan.at(15.0);
+    assert_eq!(lan.state(1), State::Backup, "held past the down timer");
+    assert_eq!(lan.state(0), State::Master);
+    lan.at(30.0);
+    let asked_at = catchup_asked(&lan, 1)[0].0;
+    assert_eq!(lan.became_master_at(1), Some(asked_at + secs(6.0)));
+}
+
+#[test]
+fn an_answer_during_the_hold_takes_over_at_once() {
+    let b = with_catchup(router("10.0.0.2", 200), 10.0);
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), b]);
+    lan.feed(0, Input::Start);
+    lan.at(10.0);
+    lan.feed(1, Input::Start);
+    lan.at(15.0);
+    assert_eq!(lan.state(1), State::Backup);
+    lan.feed(1, Input::CaughtUp);
+    assert_eq!(lan.state(1), State::Backup, "the timer fires next");
+    lan.at(15.0);
+    assert_eq!(lan.became_master_at(1), Some(secs(15.0)));
+}
+
+#[test]
+fn a_master_that_dies_during_the_hold_is_taken_over_without_waiting() {
+    let b = with_catchup(router("10.0.0.2", 200), 30.0);
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), b]);
+    lan.feed(0, Input::Start);
+    lan.at(10.0);
+    lan.feed(1, Input::Start);
+    lan.at(15.0);
+    // A's last advert reaches B at 15 s at the latest (one per second).
+    lan.connected[0] = false;
+    lan.at(40.0);
+    let t = lan.became_master_at(1).expect("took over");
+    assert!(
+        t <= secs(15.0 + 3.22),
+        "took over at {t:?}, not after the 30 s hold"
+    );
+}
+
+#[test]
+fn no_table_is_asked_for_under_a_higher_master_or_without_catchup() {
+    let a = with_catchup(router("10.0.0.1", 100), 10.0);
+    let mut lan = Lan::new(vec![a, router("10.0.0.2", 200)]);
+    lan.feed(1, Input::Start);
+    lan.at(10.0);
+    lan.feed(0, Input::Start);
+    lan.at(30.0);
+    assert!(catchup_asked(&lan, 0).is_empty());
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), router("10.0.0.2", 200)]);
+    lan.feed(0, Input::Start);
+    lan.at(10.0);
+    lan.feed(1, Input::Start);
+    lan.at(30.0);
+    assert!(catchup_asked(&lan, 1).is_empty());
+}

@@ -4,6 +4,7 @@ mod addr;
 mod check;
 mod global;
 mod lvs;
+mod lvsd_only;
 mod vrrp;
 
 pub use lvs::SCHEDULERS;
@@ -75,6 +76,10 @@ impl Builder {
                     .filter_map(|r| addr::rule(ctx, r))
                     .collect();
                 cfg.static_rules.extend(rules);
+            }
+            "lvs_sysctl" => lvsd_only::lvs_sysctl(ctx, n, &mut cfg.global.lvs_sysctl),
+            "lvs_sync_catchup" => {
+                lvsd_only::lvs_sync_catchup(ctx, n, &mut cfg.global.lvs_sync_catchup)
             }
             "vrrp_script" => cfg.vrrp_scripts.push(vrrp::vrrp_script(ctx, n)),
             "track_file" | "vrrp_track_file" => cfg.track_files.push(vrrp::track_file(ctx, n)),

@@ -24,6 +24,7 @@ use crate::notify::{self, Notifier};
 use crate::status;
 use crate::vrrp::announce::Announcer;
 use crate::vrrp::netlink::{self, Link, Netlink, NetlinkError, Vip};
+use crate::vrrp::news::{Links, News};
 use crate::vrrp::packet::{Endpoints, Family};
 use crate::vrrp::socket::{RxError, TxSocket};
 use crate::vrrp::sync::SyncGroup;
@@ -136,6 +137,8 @@ struct Engine {
     garp_gap: (Duration, Duration),
     /// Stopping with --dont-release-vrrp (see shutdown.rs).
     keep_on_stop: bool,
+    /// The director following our states (sync daemon role, catch-up before preempting).
+    news: Option<mpsc::UnboundedSender<News>>,
 }
 
 struct RunningScript {
@@ -160,9 +163,10 @@ pub async fn run(
     shared: std::sync::Arc<Config>,
     ctl: mpsc::Receiver<Control>,
     release: bool,
+    links: Links,
 ) -> Result<(), EngineError> {
     let statics = crate::vrrp::statics::Statics::add(&shared).await;
-    let r = run_instances(shared, ctl, release).await;
+    let r = run_instances(shared, ctl, release, links).await;
     if let Some(s) = statics {
         s.remove().await;
     }
@@ -173,7 +177,14 @@ async fn run_instances(
     shared: std::sync::Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
+    links: Links,
 ) -> Result<(), EngineError> {
+    let Links {
+        news,
+        mut caught_up,
+    } = links;
+    // Only with both ends is there someone to fetch the table a preemption waits for.
+    let news = news.filter(|_| caught_up.is_some());
     let cfg = &*shared;
     // Without instances the engine waits; a reload that brings some starts it.
     let mut first_reload = None;
@@ -192,7 +203,7 @@ async fn run_instances(
         }
     }
     let nl = Netlink::open()?;
-    let slots = setup::build(&nl, cfg).await?;
+    let slots = setup::build(&nl, cfg, news.is_some()).await?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let mut listeners = listen::Listeners::default();
     listeners.sync(setup::listeners(&slots), &ev_tx)?;
@@ -233,6 +244,7 @@ async fn run_instances(
             cfg.global.vrrp_gna_interval.0,
         ),
         keep_on_stop: false,
+        news,
     };
     eng.rebuild_groups(Vec::new());
     for name in crate::vrrp::reload::tracked_scripts(cfg) {
@@ -273,6 +285,11 @@ async fn run_instances(
                 Some(Control::Stop) | None => break,
             },
             Some(ev) = ev_rx.recv() => eng.on_event(ev).await,
+            Some(_) = async { match caught_up.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                for i in 0..eng.slots.len() {
+                    eng.feed(i, Input::CaughtUp).await;
+                }
+            }
             _ = sleep => eng.on_timers().await,
         }
     }
@@ -623,6 +640,10 @@ impl Engine {
                     reason,
                 } => {
                     info!("({name}) Entering {state} STATE ({reason})");
+                    self.tell(News::State {
+                        instance: name.clone(),
+                        state,
+                    });
                     status::emit(status::Event::VrrpState {
                         instance: name.clone(),
                         state,
@@ -649,8 +670,19 @@ impl Engine {
                     }
                 }
                 Action::Log(s) => info!("({name}) {s}"),
+                Action::CatchUp { master } => {
+                    info!("({name}) asking {master} for its connection table before preempting");
+                    self.tell(News::CatchUp {
+                        instance: name.clone(),
+                        master,
+                    });
+                }
                 Action::Deleted { priority } => {
                     info!("({name}) removed by reload");
+                    self.tell(News::State {
+                        instance: name.clone(),
+                        state: State::Stop,
+                    });
                     status::emit(status::Event::VrrpState {
                         instance: name.clone(),
                         state: State::Stop,
@@ -700,6 +732,12 @@ impl Engine {
                     }
                 });
             }
+        }
+    }
+
+    fn tell(&self, news: News) {
+        if let Some(tx) = &self.news {
+            let _ = tx.send(news);
         }
     }
 

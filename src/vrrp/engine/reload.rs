@@ -11,7 +11,9 @@ use tracing::{error, info, warn};
 use super::{fifo_path, scripts, setup, Engine};
 use crate::config::model::{Config, VrrpInstance, VrrpScript};
 use crate::vrrp::announce::Announcer;
-use crate::vrrp::from_config::{destinations, instance_params, interface_of, send_ttl};
+use crate::vrrp::from_config::{
+    catchup_hold, destinations, instance_params, interface_of, send_ttl,
+};
 use crate::vrrp::netlink::{Link, Vip};
 use crate::vrrp::reload::{InstancePlan, Plan};
 use crate::vrrp::sync::SyncCommand;
@@ -293,7 +295,10 @@ impl Engine {
                 Err(e) => warn!("reload: {e}; adverts keep TTL {}", s.ttl),
             }
         }
-        let params = instance_params(&u.inst, s.primary);
+        let mut params = instance_params(&u.inst, s.primary);
+        if self.news.is_some() {
+            params.catchup_hold = catchup_hold(&self.cfg, &u.inst);
+        }
         s.cfg = u.inst;
         if !added.is_empty() && s.vi.state() == State::Master {
             // The new addresses are announced with the new repeat count.
@@ -325,6 +330,7 @@ impl Engine {
             cfg: &self.cfg,
             script_up: &script_up,
             keep: &keep,
+            catchup: self.news.is_some(),
         };
         match setup::build_slot(&ctx, inst, links, announcers).await {
             Ok(slot) => self.slots.push(slot),

@@ -12,7 +12,9 @@ use super::listen::ListenKey;
 use super::{EngineError, Slot};
 use crate::config::model::{Config, Track, UseVmac, VrrpInstance, VrrpScript};
 use crate::vrrp::announce::Announcer;
-use crate::vrrp::from_config::{destinations, family, instance_params, interface_of, send_ttl};
+use crate::vrrp::from_config::{
+    catchup_hold, destinations, family, instance_params, interface_of, send_ttl,
+};
 use crate::vrrp::netlink::{Link, Netlink, Vip};
 use crate::vrrp::packet::Family;
 use crate::vrrp::routes::route_message;
@@ -196,7 +198,8 @@ pub async fn links(nl: &Netlink, cfg: &Config) -> HashMap<String, Link> {
 }
 
 /// Every slot of the configuration, at daemon start: any failure stops lvsd.
-pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Vec<Slot>, EngineError> {
+/// `catchup`: a director follows, so instances the sync daemon follows hold preemption for it.
+pub async fn build(nl: &Netlink, cfg: &Config, catchup: bool) -> Result<Vec<Slot>, EngineError> {
     let mut links = links(nl, cfg).await;
     let mut announcers = HashMap::new();
     let mut slots = Vec::new();
@@ -207,6 +210,7 @@ pub async fn build(nl: &Netlink, cfg: &Config) -> Result<Vec<Slot>, EngineError>
             cfg,
             script_up: &initial,
             keep: &[],
+            catchup,
         };
         slots.push(build_slot(&ctx, inst, &mut links, &mut announcers).await?);
     }
@@ -220,6 +224,8 @@ pub struct SlotContext<'a> {
     pub script_up: ScriptUp<'a>,
     /// Addresses other running instances hold: not removed as leftovers.
     pub keep: &'a [Vip],
+    /// A director answers catch-up requests (see `from_config::catchup_hold`).
+    pub catchup: bool,
 }
 
 /// One instance ready to start: interface resolved, VMAC created, socket open, tracker filled,
@@ -240,7 +246,10 @@ pub async fn build_slot(
             interface: ifname.clone(),
         })?;
     let primary = primary_address(nl, inst, &link).await?;
-    let params = instance_params(inst, primary);
+    let mut params = instance_params(inst, primary);
+    if ctx.catchup {
+        params.catchup_hold = catchup_hold(ctx.cfg, inst);
+    }
     let ttl = send_ttl(inst);
     let vmac = match &inst.use_vmac {
         Some(u) => Some(make_vmac(nl, inst, &link, primary, u).await?),
