@@ -76,11 +76,11 @@ die() {
 	for ifc in "$@"; do ip -n "$ns" link set "$ifc" down; done
 	ip netns pids "$ns" | xargs -r kill -9
 }
-record() { RESULTS+=("$(printf '%-10s %-4s %-24s kept %s' "$1" "$2" "$3" "$4")"); }
+record() { RESULTS+=("$(printf '%-10s %-4s %-24s kept %-10s first answer after %s s' "$1" "$2" "$3" "$4" "$5")"); }
 # verdict PROG WHAT KEPT WANT: lvsd must keep WANT; keepalived's count is recorded only.
 verdict() {
 	local prog=$1 what=$2 k=$3 want=$4
-	record "$prog" "$MODE" "$what" "$k of $want"
+	record "$prog" "$MODE" "$what" "$k of $want" "$($flows gap "$STATUS" "$SINCE")"
 	if [ "$prog" = lvsd ]; then
 		[ "$k" = "$want" ] && pass "$MODE $what: lvsd kept $k of $want connections" ||
 			{ fail "$MODE $what: lvsd kept $k of $want"; $flows check "$STATUS" "$SINCE" | head -8; }
@@ -213,12 +213,11 @@ scenario() {
 	else
 		sleep 3 # the connections' next lines meet the new master
 	fi
-	[ "$prog" = lvsd ] && [ "$sync" = yes ] && echo "info - $MODE: median time to the first answer after the failure: $($flows gap "$STATUS" "$SINCE") s"
 	if [ "$sync" = no ]; then
 		local k; k=$(kept "$STATUS" "$SINCE")
 		[ "$k" = 0 ] && pass "$MODE control without lvs_sync_daemon: all $N connections lost ($prog)" ||
 			fail "$MODE control without lvs_sync_daemon: $k of $N kept; the scenario cannot tell sync from luck"
-		record "$prog" "$MODE" "no sync, master killed" "$k of $N"
+		record "$prog" "$MODE" "no sync, master killed" "$k of $N" "-"
 	fi
 	if [ "$sync" = yes ] && [ "$MODE" = nat ]; then
 		# Phase 2: failback. New connections while director 1 is away, then it comes back afresh.
