@@ -196,6 +196,14 @@ fn nat_sample_syncs_both_vips_and_sets_timeouts() {
     );
     assert_eq!(d["vrrp_instances"][1]["sync_group"], "VG_NAT");
     assert_eq!(d["vrrp_instances"][1]["interface"], "eth1");
+    // Connection sync on the inside LAN, following the outside instance (and its group).
+    assert_eq!(d["global"]["lvs_sync_daemon"]["interface"], "eth1");
+    assert_eq!(d["global"]["lvs_sync_daemon"]["instance"], "VI_OUTSIDE");
+    assert_eq!(
+        d["global"]["lvs_sysctl"]["sync_threshold"],
+        serde_json::json!([3, 20])
+    );
+    assert_eq!(d["global"]["lvs_sync_catchup"]["timeout"], 10.0);
     let vs = &d["virtual_servers"][0];
     assert_eq!(vs["lvs_sched"], "rr");
     assert_eq!(vs["lvs_method"]["method"], "NAT");

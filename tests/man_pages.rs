@@ -193,6 +193,22 @@ const BLOCKS: &[Block] = &[
         places: &[sh("GLOBAL_DEFS")],
     },
     Block {
+        name: "lvs_sysctl",
+        template: "lvs_sysctl {\n@\n}\n",
+        places: &[Place {
+            sh: "CONNECTION SYNC",
+            ss: Some("lvs_sysctl"),
+        }],
+    },
+    Block {
+        name: "lvs_sync_catchup",
+        template: "lvs_sync_catchup {\n@\n}\n",
+        places: &[Place {
+            sh: "CONNECTION SYNC",
+            ss: Some("lvs_sync_catchup"),
+        }],
+    },
+    Block {
         name: "vrrp_script",
         template: "vrrp_script s {\n@\n}\n",
         places: &[sh("VRRP_SCRIPT")],
