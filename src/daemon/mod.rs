@@ -147,6 +147,18 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         }
     }
     sdnotify::stopping();
+    // VRRP releases the addresses before IPVS loses the services: a packet that still reached a
+    // VIP without its service would meet the local stack, which resets the connection; without
+    // the VIP it is dropped and retransmitted to the new master.
+    let mut vrrp_err = None;
+    if let Some(h) = vrrp {
+        let _ = vrrp_tx.send(Control::Stop).await;
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => vrrp_err = Some(format!("VRRP: {e}")),
+            Err(e) => vrrp_err = Some(format!("VRRP engine failed: {e}")),
+        }
+    }
     if let Some(h) = lvs {
         let _ = lvs_tx.send(lvs_engine::Control::Stop).await;
         match h.await {
@@ -155,13 +167,8 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             Err(e) => error!("health-check engine failed: {e}"),
         }
     }
-    if let Some(h) = vrrp {
-        let _ = vrrp_tx.send(Control::Stop).await;
-        match h.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("VRRP: {e}")),
-            Err(e) => return Err(format!("VRRP engine failed: {e}")),
-        }
+    if let Some(e) = vrrp_err {
+        return Err(e);
     }
     info!("Stopped lvsd");
     match break_err {

@@ -11,8 +11,9 @@
   flows.py wait STATUS SINCE COUNT SECONDS
                                        waits until COUNT connections are kept (exit 0) or SECONDS
                                        pass (exit 1)
-  flows.py gap STATUS SINCE            median seconds from SINCE to each kept connection's first
-                                       answer after SINCE
+  flows.py gap STATUS SINCE            median seconds from SINCE to the answer of each kept
+                                       connection's first line sent after SINCE (so it includes the
+                                       wait for that line, up to one INTERVAL)
 The run stops on SIGTERM; connection attempts that fail count as errors.
 """
 import json
@@ -75,7 +76,8 @@ class Flow:
         self.answered = 0
         self.error = None
         self.buf = b""
-        self.answers = []  # wall-clock times of the last answers
+        self.answers = []  # (answered, sent) wall-clock times of the last answers
+        self.sent_at = {}
 
     def state(self):
         return {
@@ -116,6 +118,7 @@ def run(vip, port, count, interval, status):
                     continue
                 try:
                     f.sock.send(b"ping %d %d\n" % (f.i, f.sent))
+                    f.sent_at[f.sent] = time.time()
                     f.sent += 1
                 except BlockingIOError:
                     pass
@@ -141,13 +144,18 @@ def run(vip, port, count, interval, status):
             f.buf += data
             *lines, f.buf = f.buf.split(b"\n")
             for line in lines:
-                name = line.split(b" ", 1)[0].decode(errors="replace")
+                words = line.split(b" ")
+                name = words[0].decode(errors="replace")
+                try:
+                    sent = f.sent_at.pop(int(words[3]))
+                except (IndexError, ValueError, KeyError):
+                    sent = 0.0
                 if f.rs is None:
                     f.rs = name
                 elif name != f.rs and not f.error:
                     f.error = "answered by %s after %s" % (name, f.rs)
                 f.answered += 1
-                f.answers.append(time.time())
+                f.answers.append((time.time(), sent))
                 del f.answers[:-150]
     write(status, flows)
 
@@ -176,7 +184,7 @@ def load(status):
 
 def kept(flows, since):
     return [
-        f for f in flows if not f["error"] and f["answers"] and f["answers"][-1] > since
+        f for f in flows if not f["error"] and f["answers"] and f["answers"][-1][0] > since
     ]
 
 
@@ -188,7 +196,7 @@ def check(status, since):
         if f not in k:
             why = f["error"] or "no answer since %.3f (last %s)" % (
                 since,
-                "%.3f" % f["answers"][-1] if f["answers"] else "never",
+                "%.3f" % f["answers"][-1][0] if f["answers"] else "never",
             )
             print("  connection %d (%s): %s" % (f["i"], f["rs"], why))
 
@@ -209,7 +217,7 @@ def wait(status, since, count, seconds):
 def gap(status, since):
     firsts = []
     for f in kept(load(status), since):
-        after = [t for t in f["answers"] if t > since]
+        after = [t for t, sent in f["answers"] if sent > since]
         if after:
             firsts.append(after[0] - since)
     print("%.3f" % statistics.median(firsts) if firsts else "nan")
