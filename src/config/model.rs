@@ -715,6 +715,8 @@ pub struct RealServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub delay_loop: Timer,
+    /// lvsd only: coming up, the weight rises from 1 to `weight` over this time.
+    pub slow_start: Option<Timer>,
     pub checkers: Vec<Checker>,
     #[serde(skip)]
     pub span: Span,

@@ -231,7 +231,7 @@ fn apply_event(d: &mut Director, ev: CheckEvent) -> Vec<Action> {
         EventKind::Weight(w) => Some(w),
         _ => None,
     };
-    let out = d.set_health(ev.vs, ev.rs, alive, weight, &ev.reason);
+    let out = d.set_health(ev.vs, ev.rs, alive, weight, &ev.reason, std::time::Instant::now());
     status::emit(status::Event::RealServer {
         vs: ev.vs,
         rs: ev.rs,

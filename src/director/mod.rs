@@ -1,5 +1,6 @@
 //! The director: virtual and real server state -> the desired IPVS table (see DESIGN.md).
 
+pub mod admin;
 pub mod catchup;
 pub mod drain;
 pub mod engine;

@@ -1,10 +1,12 @@
 //! The director's pure core: real-server health and quorum -> the IPVS table that should exist, and
 //! the notifications each change triggers. No I/O: the shell runs the scripts and applies the table.
 
+use super::admin::{ramp_weight, Admin, Overrides};
 use super::services::{destination, label, service, service_keys};
 use crate::config::model::{Config, Protocol, RealServer, Script, VirtualServer, VsKey};
 use ipvs::{Destination, ServiceKey, Table, VirtualService};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Each service's destinations in configuration order (a short list per service: a map entry per
 /// destination cost about 100 bytes each with 10,000 real servers).
@@ -49,11 +51,36 @@ pub enum Action {
     Log(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct RsState {
     alive: bool,
     /// Weight while alive: the configured one, or what misc_dynamic / FILE_CHECK set.
     weight: u32,
+    /// An operator's drain, maintenance or weight (lvsd ctl).
+    admin: Option<Admin>,
+    /// Slow start: when the server last came up (health or enable), while its weight still rises.
+    rising_since: Option<Instant>,
+}
+
+impl RsState {
+    fn new(alive: bool, weight: u32) -> RsState {
+        RsState {
+            alive,
+            weight,
+            admin: None,
+            rising_since: None,
+        }
+    }
+
+    /// The weight that counts toward quorum: none while drained or in maintenance.
+    fn quorum_weight(&self) -> u64 {
+        match self.admin {
+            _ if !self.alive => 0,
+            Some(Admin::Drain { .. } | Admin::Maintenance) => 0,
+            Some(Admin::Weight { weight }) => u64::from(weight),
+            None => u64::from(self.weight),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,11 +100,27 @@ impl Pool {
     }
 
     fn alive_weight(&self) -> u64 {
-        self.rs
-            .iter()
-            .filter(|r| r.alive)
-            .map(|r| u64::from(r.weight))
-            .sum()
+        self.rs.iter().map(RsState::quorum_weight).sum()
+    }
+
+    /// The weight real server `i` has in the table at `now`, or None when it is not in it.
+    fn live_weight(&self, i: usize, now: Instant) -> Option<u32> {
+        let (conf, st) = (&self.vs().real_servers[i], &self.rs[i]);
+        let parked = conf.inhibit_on_failure.then_some(0);
+        match st.admin {
+            Some(Admin::Maintenance) => return parked,
+            Some(Admin::Drain { .. }) => return st.alive.then_some(0).or(parked),
+            _ if !st.alive => return parked,
+            _ => {}
+        }
+        let w = match st.admin {
+            Some(Admin::Weight { weight }) => weight,
+            _ => st.weight,
+        };
+        Some(match (st.rising_since, conf.slow_start) {
+            (Some(t), Some(span)) => ramp_weight(w, now.saturating_duration_since(t), span.0),
+            _ => w,
+        })
     }
 
     fn label(&self) -> String {
@@ -91,14 +134,14 @@ impl Pool {
         format!("[{}]:{}:{}", rs.ip, proto_name(self.vs().protocol), rs.port)
     }
 
-    fn dests(&self) -> Vec<Destination> {
+    fn dests(&self, now: Instant) -> Vec<Destination> {
         let sorry_mode = !self.quorum_up && self.vs().sorry_server.is_some();
         let mut out = Vec::new();
-        for (rs, st) in self.vs().real_servers.iter().zip(&self.rs) {
-            if st.alive && !sorry_mode {
-                out.push(destination(rs, st.weight));
-            } else if rs.inhibit_on_failure {
-                out.push(destination(rs, 0));
+        for (i, rs) in self.vs().real_servers.iter().enumerate() {
+            match self.live_weight(i, now) {
+                Some(w) if !sorry_mode => out.push(destination(rs, w)),
+                _ if rs.inhibit_on_failure => out.push(destination(rs, 0)),
+                _ => {}
             }
         }
         if let Some(s) = &self.vs().sorry_server {
@@ -136,6 +179,8 @@ pub struct Director {
     /// shell skip building the whole table for events that change nothing (every real server reports
     /// its initial state at start and after each reload: 40,000 events for 10,000 services).
     changed: bool,
+    /// The time of the latest input, for slow start's weights in `desired`.
+    now: Instant,
 }
 
 impl Director {
@@ -150,10 +195,7 @@ impl Director {
                 let rs: Vec<RsState> = vs
                     .real_servers
                     .iter()
-                    .map(|r| RsState {
-                        alive: r.checkers.is_empty() || !r.alpha,
-                        weight: r.weight,
-                    })
+                    .map(|r| RsState::new(r.checkers.is_empty() || !r.alpha, r.weight))
                     .collect();
                 // keepalived starts every service with quorum and judges it again only when a real server
                 // changes state (seen in the kernel lab: quorum 5 with a total weight of 1 keeps its
@@ -170,6 +212,7 @@ impl Director {
         Director {
             pools,
             changed: false,
+            now: Instant::now(),
         }
     }
 
@@ -182,7 +225,7 @@ impl Director {
     pub fn desired(&self) -> Table {
         let mut t = Table::new();
         for p in &self.pools {
-            let dests = p.dests();
+            let dests = p.dests(self.now);
             for key in &p.keys {
                 let mut vsvc = VirtualService::new(service(p.vs(), *key));
                 for d in &dests {
@@ -250,6 +293,8 @@ impl Director {
                     if ost.weight != oconf.weight {
                         st.weight = ost.weight;
                     }
+                    st.admin = ost.admin;
+                    st.rising_since = ost.rising_since;
                 }
             }
         }
@@ -261,6 +306,152 @@ impl Director {
             .iter()
             .map(|p| p.rs.iter().map(|r| r.alive).collect())
             .collect()
+    }
+
+    /// The weight real server `rs` has in the table now (None: not in it).
+    pub fn live_weight(&self, vs: usize, rs: usize) -> Option<u32> {
+        let p = self.pools.get(vs)?;
+        (rs < p.rs.len()).then(|| p.live_weight(rs, self.now))?
+    }
+
+    pub fn admin(&self, vs: usize, rs: usize) -> Option<Admin> {
+        self.pools.get(vs)?.rs.get(rs)?.admin
+    }
+
+    /// Whether real server `rs`'s weight is still rising (slow start).
+    pub fn rising(&self, vs: usize, rs: usize) -> bool {
+        self.pools
+            .get(vs)
+            .and_then(|p| p.rs.get(rs))
+            .is_some_and(|r| r.rising_since.is_some())
+    }
+
+    /// The labels of virtual server `vs` and its real server `rs`, as the state file keys them.
+    pub fn key(&self, vs: usize, rs: usize) -> Option<super::admin::Key> {
+        let p = self.pools.get(vs)?;
+        let conf = p.vs().real_servers.get(rs)?;
+        Some((p.label(), p.rs_label(conf)))
+    }
+
+    /// Sets or clears (`None`, lvsd ctl enable) an operator's setting. Coming back from a drain or
+    /// maintenance starts slow start.
+    pub fn set_admin(
+        &mut self,
+        vs: usize,
+        rs: usize,
+        admin: Option<Admin>,
+        now: Instant,
+    ) -> Vec<Action> {
+        self.now = now;
+        let Some(pool) = self.pools.get_mut(vs) else {
+            return Vec::new();
+        };
+        let Some(st) = pool.rs.get_mut(rs) else {
+            return Vec::new();
+        };
+        if st.admin == admin {
+            return Vec::new();
+        }
+        let was_out = matches!(st.admin, Some(Admin::Drain { .. } | Admin::Maintenance));
+        st.admin = admin;
+        let back = was_out && admin.is_none_or(|a| matches!(a, Admin::Weight { .. }));
+        if back && st.alive {
+            st.rising_since = Some(now);
+        }
+        self.changed = true;
+        let conf = &pool.vs().real_servers[rs];
+        let what = match admin {
+            None => "back in service".to_string(),
+            Some(Admin::Drain { .. }) => "draining (weight 0)".to_string(),
+            Some(Admin::Maintenance) => "in maintenance".to_string(),
+            Some(Admin::Weight { weight }) => format!("weight set to {weight} by the operator"),
+        };
+        let mut out = vec![Action::Log(format!(
+            "{} of VS {}: {what}",
+            pool.rs_label(conf),
+            pool.label()
+        ))];
+        out.extend(self.update_quorum(vs));
+        out
+    }
+
+    /// A draining real server's active connections ended: it goes into maintenance.
+    pub fn drained(&mut self, vs: usize, rs: usize, now: Instant) -> Vec<Action> {
+        match self.admin(vs, rs) {
+            Some(Admin::Drain { .. }) => self.set_admin(vs, rs, Some(Admin::Maintenance), now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The real servers draining now.
+    pub fn draining(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (v, p) in self.pools.iter().enumerate() {
+            for (r, st) in p.rs.iter().enumerate() {
+                if matches!(st.admin, Some(Admin::Drain { .. })) {
+                    out.push((v, r));
+                }
+            }
+        }
+        out
+    }
+
+    /// Time passes: drains past their timeout go into maintenance, slow starts rise (and end).
+    /// Whether anything needs the clock again later (a drain or a slow start in progress).
+    pub fn tick(&mut self, now: Instant, wall: std::time::SystemTime) -> (bool, Vec<Action>) {
+        self.now = now;
+        let mut out = Vec::new();
+        let expired: Vec<(usize, usize)> = self
+            .draining()
+            .into_iter()
+            .filter(|&(v, r)| self.admin(v, r).is_some_and(|a| a.expired(wall)))
+            .collect();
+        for (v, r) in expired {
+            out.extend(self.set_admin(v, r, Some(Admin::Maintenance), now));
+        }
+        let mut again = !self.draining().is_empty();
+        for p in &mut self.pools {
+            let cfg = p.cfg.clone();
+            let confs = &cfg.virtual_servers[p.index].real_servers;
+            for (conf, st) in confs.iter().zip(p.rs.iter_mut()) {
+                let Some(t) = st.rising_since else { continue };
+                self.changed = true;
+                if conf.slow_start.is_none_or(|s| now.saturating_duration_since(t) >= s.0) {
+                    st.rising_since = None;
+                } else {
+                    again = true;
+                }
+            }
+        }
+        (again, out)
+    }
+
+    /// The operators' settings, keyed for the state file.
+    pub fn overrides(&self) -> Overrides {
+        let mut o = Overrides::default();
+        for (v, p) in self.pools.iter().enumerate() {
+            for (r, st) in p.rs.iter().enumerate() {
+                if let (Some(a), Some(k)) = (st.admin, self.key(v, r)) {
+                    o.0.insert(k, a);
+                }
+            }
+        }
+        o
+    }
+
+    /// Applies the state file's settings; returns those that name no real server of this
+    /// configuration.
+    pub fn apply_overrides(&mut self, o: &Overrides, now: Instant) -> Vec<super::admin::Key> {
+        let mut left = o.0.clone();
+        for v in 0..self.pools.len() {
+            for r in 0..self.pools[v].rs.len() {
+                let Some(k) = self.key(v, r) else { continue };
+                if let Some(a) = left.remove(&k) {
+                    self.set_admin(v, r, Some(a), now);
+                }
+            }
+        }
+        left.into_keys().collect()
     }
 
     /// Every service key lvsd manages (to leave other programs' services alone).
@@ -290,7 +481,9 @@ impl Director {
         alive: bool,
         weight: Option<u32>,
         reason: &str,
+        now: Instant,
     ) -> Vec<Action> {
+        self.now = now;
         let mut out = Vec::new();
         let Some(pool) = self.pools.get_mut(vs) else {
             return out;
@@ -303,9 +496,16 @@ impl Director {
         let rs_l = pool.rs_label(conf);
         let vs_l = pool.label();
         let new_weight = weight.unwrap_or(state.weight);
+        let rising_since = match (state.alive, alive) {
+            (false, true) if conf.slow_start.is_some() => Some(now),
+            (_, true) => state.rising_since,
+            (_, false) => None,
+        };
         pool.rs[rs] = RsState {
             alive,
             weight: new_weight,
+            admin: state.admin,
+            rising_since,
         };
         self.changed |= pool.rs[rs] != state;
         if state.alive != alive {

@@ -4,6 +4,7 @@ use super::{Action, Director};
 use crate::config::{load, Config, LoadOptions};
 use ipvs::{Forward, Netmask, ServiceFlags, ServiceKey, Table};
 use std::net::IpAddr;
+use std::time::Instant;
 
 fn cfg(text: &str) -> Config {
     let d = tempfile::tempdir().expect("tmp");
@@ -80,7 +81,7 @@ fn all_up_gives_every_real_server_with_its_weight() {
 fn down_removes_or_inhibits_and_notifies() {
     let c = cfg(POOL);
     let mut d = Director::new(&std::sync::Arc::new(c.clone()));
-    d.set_health(0, 1, false, None, "");
+    d.set_health(0, 1, false, None, "", Instant::now());
     // inhibit_on_failure keeps 10.0.0.2 with weight 0; 2 + 1 alive still meets quorum 3 - hysteresis 1.
     assert_eq!(
         dests(&d.desired(), &key()),
@@ -91,8 +92,8 @@ fn down_removes_or_inhibits_and_notifies() {
         ]
     );
     assert_eq!(d.quorum_up(0), Some(true));
-    d.set_health(0, 1, true, None, "");
-    let acts = d.set_health(0, 0, false, None, "connection refused");
+    d.set_health(0, 1, true, None, "", Instant::now());
+    let acts = d.set_health(0, 0, false, None, "connection refused", Instant::now());
     assert!(acts.contains(&Action::Log(
         "Removing service [10.0.0.1]:tcp:80 from VS [192.0.2.1]:tcp:80: connection refused".into()
     )));
@@ -112,8 +113,8 @@ fn down_removes_or_inhibits_and_notifies() {
 fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
     let c = cfg(POOL);
     let mut d = Director::new(&std::sync::Arc::new(c.clone()));
-    d.set_health(0, 0, false, None, "");
-    let acts = d.set_health(0, 1, false, None, "");
+    d.set_health(0, 0, false, None, "", Instant::now());
+    let acts = d.set_health(0, 1, false, None, "", Instant::now());
     // Alive weight 1 < 3 - 1: quorum lost.
     assert_eq!(d.quorum_up(0), Some(false));
     assert!(acts
@@ -127,9 +128,9 @@ fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
         vec![("10.0.0.2:80".into(), 0), ("192.0.2.99:8080".into(), 1)]
     );
     // Back to weight 3: not yet 3 + 1.
-    d.set_health(0, 1, true, None, "");
+    d.set_health(0, 1, true, None, "", Instant::now());
     assert_eq!(d.quorum_up(0), Some(false));
-    let acts = d.set_health(0, 0, true, None, "");
+    let acts = d.set_health(0, 0, true, None, "", Instant::now());
     assert_eq!(d.quorum_up(0), Some(true));
     assert!(acts.contains(&Action::Fifo("VS [192.0.2.1]:tcp:80 UP".into())));
     assert_eq!(dests(&d.desired(), &key()).len(), 3);
@@ -139,7 +140,7 @@ fn quorum_loss_brings_the_sorry_server_and_hysteresis_delays_recovery() {
 fn dynamic_weights_change_the_destination_only() {
     let c = cfg(POOL);
     let mut d = Director::new(&std::sync::Arc::new(c.clone()));
-    let acts = d.set_health(0, 2, true, Some(7), "");
+    let acts = d.set_health(0, 2, true, Some(7), "", Instant::now());
     assert_eq!(
         acts,
         vec![Action::Log(
@@ -148,7 +149,7 @@ fn dynamic_weights_change_the_destination_only() {
     );
     assert_eq!(dests(&d.desired(), &key())[2], ("10.0.0.3:80".into(), 7));
     // Drained to 0 (maintenance): still present, weight 0.
-    d.set_health(0, 2, true, Some(0), "");
+    d.set_health(0, 2, true, Some(0), "", Instant::now());
     assert_eq!(dests(&d.desired(), &key())[2], ("10.0.0.3:80".into(), 0));
 }
 
@@ -229,7 +230,7 @@ virtual_server fwmark 9 {
 fn omega_runs_down_notifications_on_shutdown() {
     let c = cfg("virtual_server 192.0.2.1 80 {\n protocol TCP\n omega\n quorum_down /bin/qd\n real_server 10.0.0.1 80 { notify_down /bin/d1\n TCP_CHECK { } }\n real_server 10.0.0.2 80 { notify_down /bin/d2\n TCP_CHECK { } }\n}\n");
     let mut d = Director::new(&std::sync::Arc::new(c.clone()));
-    d.set_health(0, 1, false, None, "");
+    d.set_health(0, 1, false, None, "", Instant::now());
     let cmds: Vec<String> = d
         .shutdown_notifications()
         .into_iter()
@@ -248,16 +249,16 @@ fn only_a_real_change_marks_the_table_changed() {
     assert!(!d.take_changed());
     // Initial-state events repeat what the director already holds.
     for rs in 0..3 {
-        d.set_health(0, rs, true, None, "initial state");
+        d.set_health(0, rs, true, None, "initial state", Instant::now());
     }
     assert!(!d.take_changed());
-    d.set_health(0, 2, false, None, "connection refused");
+    d.set_health(0, 2, false, None, "connection refused", Instant::now());
     assert!(d.take_changed());
     assert!(!d.take_changed());
     // A weight a check sets is a change; the same weight again is not.
-    d.set_health(0, 0, true, Some(5), "misc_dynamic");
+    d.set_health(0, 0, true, Some(5), "misc_dynamic", Instant::now());
     assert!(d.take_changed());
-    d.set_health(0, 0, true, Some(5), "misc_dynamic");
+    d.set_health(0, 0, true, Some(5), "misc_dynamic", Instant::now());
     assert!(!d.take_changed());
 }
 
@@ -266,11 +267,165 @@ fn ranks_follow_the_configuration_for_every_destination_and_the_sorry_server() {
     let c = cfg(POOL);
     let mut d = Director::new(&std::sync::Arc::new(c.clone()));
     // Down servers are ranked too: they are added in order when they come back.
-    d.set_health(0, 0, false, None, "");
+    d.set_health(0, 0, false, None, "", Instant::now());
     let r = d.ranks();
     let rank = |a: &str, port: u16| r.get(&key(), &ipvs::DestKey { addr: ip(a), port });
     assert_eq!(rank("10.0.0.1", 80), Some(0));
     assert_eq!(rank("10.0.0.3", 80), Some(2));
     assert_eq!(rank("192.0.2.99", 8080), Some(3));
     assert_eq!(r.len(), 4);
+}
+
+const ADMIN: &str = r#"
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    lvs_sched wrr
+    slow_start 10
+    real_server 10.0.0.1 80 { weight 10
+        TCP_CHECK { } }
+    real_server 10.0.0.2 80 { weight 4
+        inhibit_on_failure
+        slow_start 0
+        TCP_CHECK { } }
+    real_server 10.0.0.3 80 { weight 1
+        TCP_CHECK { } }
+}
+"#;
+
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n)
+}
+
+#[test]
+fn a_drain_keeps_the_server_at_weight_0_until_drained_then_maintenance_removes_it() {
+    use super::admin::Admin;
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let t0 = Instant::now();
+    let wall = std::time::SystemTime::now();
+    let acts = d.set_admin(0, 0, Some(Admin::drain(wall, secs(60))), t0);
+    assert!(matches!(&acts[0], Action::Log(l) if l.contains("draining")));
+    assert!(d.take_changed());
+    assert_eq!(
+        dests(&d.desired(), &key()),
+        vec![
+            ("10.0.0.1:80".into(), 0),
+            ("10.0.0.2:80".into(), 4),
+            ("10.0.0.3:80".into(), 1)
+        ]
+    );
+    assert_eq!(d.draining(), vec![(0, 0)]);
+    d.drained(0, 0, t0);
+    assert_eq!(d.admin(0, 0), Some(Admin::Maintenance));
+    assert_eq!(dests(&d.desired(), &key()).len(), 2);
+    // inhibit_on_failure keeps a server in maintenance at weight 0.
+    d.set_admin(0, 1, Some(Admin::Maintenance), t0);
+    assert_eq!(
+        dests(&d.desired(), &key()),
+        vec![("10.0.0.2:80".into(), 0), ("10.0.0.3:80".into(), 1)]
+    );
+}
+
+#[test]
+fn a_drain_that_times_out_goes_into_maintenance() {
+    use super::admin::Admin;
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let (t0, wall) = (Instant::now(), std::time::SystemTime::now());
+    d.set_admin(0, 2, Some(Admin::drain(wall, secs(30))), t0);
+    let (again, _) = d.tick(t0 + secs(29), wall + secs(29));
+    assert!(again, "still draining");
+    assert!(matches!(d.admin(0, 2), Some(Admin::Drain { .. })));
+    let (again, acts) = d.tick(t0 + secs(30), wall + secs(30));
+    assert!(!again);
+    assert_eq!(d.admin(0, 2), Some(Admin::Maintenance));
+    assert!(matches!(&acts[0], Action::Log(l) if l.contains("maintenance")));
+}
+
+#[test]
+fn enable_brings_a_server_back_through_slow_start() {
+    use super::admin::Admin;
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let t0 = Instant::now();
+    d.set_admin(0, 0, Some(Admin::Maintenance), t0);
+    d.set_admin(0, 0, None, t0 + secs(100));
+    let w = |d: &Director| dests(&d.desired(), &key())[0].1;
+    assert_eq!(w(&d), 1, "starts at 1");
+    d.tick(t0 + secs(103), std::time::SystemTime::now());
+    assert_eq!(w(&d), 3);
+    let (again, _) = d.tick(t0 + secs(109), std::time::SystemTime::now());
+    assert!(again);
+    assert_eq!(w(&d), 9);
+    let (again, _) = d.tick(t0 + secs(110), std::time::SystemTime::now());
+    assert!(!again, "slow start over");
+    assert_eq!(w(&d), 10);
+    assert!(!d.rising(0, 0));
+}
+
+#[test]
+fn a_server_coming_up_by_health_rises_too_unless_its_slow_start_is_0() {
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let t0 = Instant::now();
+    for rs in [0, 1] {
+        d.set_health(0, rs, false, None, "", t0);
+        d.set_health(0, rs, true, None, "", t0 + secs(1));
+    }
+    d.tick(t0 + secs(6), std::time::SystemTime::now());
+    let got = dests(&d.desired(), &key());
+    assert_eq!(got[0], ("10.0.0.1:80".into(), 5), "half way");
+    assert_eq!(got[1], ("10.0.0.2:80".into(), 4), "slow_start 0: at once");
+}
+
+#[test]
+fn a_runtime_weight_replaces_the_configured_one_until_enable() {
+    use super::admin::Admin;
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let t0 = Instant::now();
+    d.set_admin(0, 2, Some(Admin::Weight { weight: 7 }), t0);
+    assert_eq!(dests(&d.desired(), &key())[2].1, 7);
+    // Health still rules: down leaves the table.
+    d.set_health(0, 2, false, None, "", t0);
+    assert_eq!(dests(&d.desired(), &key()).len(), 2);
+    d.set_health(0, 2, true, None, "", t0 + secs(20));
+    d.set_admin(0, 2, None, t0 + secs(40));
+    assert_eq!(dests(&d.desired(), &key())[2].1, 1);
+}
+
+#[test]
+fn overrides_follow_labels_across_a_reload_and_unknown_ones_are_returned() {
+    use super::admin::{Admin, Overrides};
+    let c = std::sync::Arc::new(cfg(ADMIN));
+    let mut d = Director::new(&c);
+    let t0 = Instant::now();
+    d.set_admin(0, 1, Some(Admin::Maintenance), t0);
+    let mut o = d.overrides();
+    assert_eq!(
+        o.0.keys().next().unwrap(),
+        &("[192.0.2.1]:tcp:80".to_string(), "[10.0.0.2]:tcp:80".to_string())
+    );
+    o.0.insert(
+        ("[192.0.2.9]:tcp:80".into(), "[10.0.0.9]:tcp:80".into()),
+        Admin::Maintenance,
+    );
+    // The new file lists the real servers in another order.
+    let moved = ADMIN.replace("real_server 10.0.0.1 80 { weight 10", "real_server 10.0.0.5 80 { weight 10");
+    let mut n = Director::new(&std::sync::Arc::new(cfg(&moved)));
+    let gone = n.apply_overrides(&o, t0);
+    assert_eq!(gone, vec![("[192.0.2.9]:tcp:80".into(), "[10.0.0.9]:tcp:80".into())]);
+    assert_eq!(n.admin(0, 1), Some(Admin::Maintenance));
+    assert_eq!(Overrides::default(), Director::new(&c).overrides());
+}
+
+#[test]
+fn drained_and_maintenance_servers_do_not_count_for_quorum() {
+    use super::admin::Admin;
+    let text = ADMIN.replace("slow_start 10", "slow_start 10\n    quorum 12\n    quorum_down \"/bin/qd\"");
+    let c = std::sync::Arc::new(cfg(&text));
+    let mut d = Director::new(&c);
+    let acts = d.set_admin(0, 1, Some(Admin::Maintenance), Instant::now());
+    assert!(acts.iter().any(|a| matches!(a, Action::Script { why, .. } if why.starts_with("quorum_down"))));
+    assert_eq!(d.quorum_up(0), Some(false));
 }

@@ -37,6 +37,8 @@ pub struct Inherit {
     pub virtualhost: Option<String>,
     pub lvs_method: Option<LvsMethod>,
     pub log_all_failures: Option<bool>,
+    /// lvsd only: a virtual server's slow_start for its real servers (not a checker keyword).
+    pub slow_start: Option<Timer>,
 }
 
 impl Inherit {

@@ -416,6 +416,7 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
                 }
             }
             "sorry_server_inhibit" => set(&mut sorry_inhibit, ctx.flag(n)),
+            "slow_start" => inherit.slow_start = ctx.timer(n, 86400.0).or(inherit.slow_start),
             "sorry_server_lvs_method" => sorry_method = lvs_method(ctx, n),
             _ if inherit.keyword(ctx, n) => {}
             _ => ctx.unknown(n, "virtual_server"),
@@ -523,6 +524,7 @@ fn real_server(ctx: &mut Ctx, node: &Node, parent: &Inherit, vport: u16) -> Opti
             "snmp_name" => {
                 ctx.string(n, "a name");
             }
+            "slow_start" => inherit.slow_start = ctx.timer(n, 86400.0).or(inherit.slow_start),
             _ if inherit.keyword(ctx, n) => {}
             _ => ctx.unknown(n, "real_server"),
         }
@@ -556,6 +558,7 @@ fn real_server(ctx: &mut Ctx, node: &Node, parent: &Inherit, vport: u16) -> Opti
         smtp_alert,
         virtualhost: inherit.virtualhost.clone(),
         delay_loop: inherit.delay_loop.unwrap_or(Timer::secs(60)),
+        slow_start: inherit.slow_start.filter(|t| !t.0.is_zero()),
         checkers,
         span: node.span(),
     })
