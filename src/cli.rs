@@ -82,6 +82,16 @@ pub struct Cli {
     #[arg(long = "metrics-listen", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
 
+    /// The control socket `lvsd ctl` talks to (default: global_defs control_socket, else
+    /// /run/lvsd/lvsd.sock).
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+
+    /// Where operators' drains, maintenance and weights (lvsd ctl) are kept across reloads and
+    /// restarts (default /var/lib/lvsd/state.json).
+    #[arg(long = "state-file", value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+
     /// On stop, leave the VRRP virtual addresses, virtual routes and rules and use_vmac interfaces in
     /// place, and send no priority 0 advert.
     #[arg(short = 'V', long = "dont-release-vrrp")]
@@ -118,6 +128,64 @@ pub enum Command {
         #[command(subcommand)]
         action: IpvsAction,
     },
+    /// Look at and steer a running lvsd over its control socket.
+    Ctl(CtlArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// The control socket (default: the running configuration's, /run/lvsd/lvsd.sock).
+    #[arg(short = 's', long = "socket", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print the reply as JSON (one object; `events`: one per line) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// VRRP instances, virtual and real servers (health, weights, connections, overrides), sync daemons.
+    Status,
+    /// Weight 0 now; out of the table once the active connections end or TIMEOUT passes.
+    Drain {
+        /// Virtual server: ADDR:PORT, tcp:ADDR:PORT, fwm:N, group:NAME or * (every one).
+        vs: String,
+        /// Real server: ADDR or ADDR:PORT.
+        rs: String,
+        /// Seconds to wait for the connections (default 300).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+    },
+    /// Out of the table now, until enable.
+    Disable { vs: String, rs: String },
+    /// Back to the configured state, through slow start if configured.
+    Enable { vs: String, rs: String },
+    /// A runtime weight, until enable.
+    Weight { vs: String, rs: String, weight: u32 },
+    /// Hand an instance's VIPs over (backup) and keep it BACKUP until resume.
+    Vrrp {
+        instance: String,
+        #[arg(value_enum)]
+        action: CtlVrrpAction,
+        /// Hand over even when no other router was heard.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Reload the configuration and print what changed; --dry-run only prints what would.
+    Reload {
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
+    /// Stream VRRP transitions, real-server health, quorum changes and reloads as JSON lines.
+    Events,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CtlVrrpAction {
+    Backup,
+    Resume,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -2,6 +2,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod director;
 pub mod notify;

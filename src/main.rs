@@ -34,6 +34,9 @@ fn main() -> ExitCode {
     if let Some(Command::Genhash(args)) = cli.command {
         return lvsd::check::genhash::run(args);
     }
+    if let Some(Command::Ctl(args)) = &cli.command {
+        return lvsd::control::client::run(args, &ctl_socket(&cli, args));
+    }
     let opts = LoadOptions {
         config_id: cli
             .config_id
@@ -83,6 +86,28 @@ fn main() -> ExitCode {
         return ipvs_once(action, &cfg);
     }
     lvsd::daemon::run(&cli, cfg)
+}
+
+/// The socket `lvsd ctl` talks to: its -s, else the daemon's rule (--control-socket, the
+/// configuration's control_socket, beside a -p pid file, the default).
+fn ctl_socket(cli: &lvsd::cli::Cli, args: &lvsd::cli::CtlArgs) -> std::path::PathBuf {
+    if let Some(s) = &args.socket {
+        return s.clone();
+    }
+    let opts = LoadOptions {
+        config_id: cli
+            .config_id
+            .clone()
+            .unwrap_or_else(config::default_config_id),
+        check_machine: false,
+    };
+    // The configuration only matters when it moves the socket; a missing or broken file does not.
+    let cfg = if cli.control_socket.is_none() && cli.use_file.exists() {
+        config::load(&cli.use_file, &opts).config
+    } else {
+        None
+    };
+    lvsd::daemon::control_socket(cli, &cfg.unwrap_or_else(config::model::Config::empty))
 }
 
 /// `lvsd reload`: SIGHUP to the pid in the pid file (`reload -p FILE` or `-p FILE reload`).

@@ -47,6 +47,26 @@ pub struct Config {
     pub unsupported_blocks: Vec<String>,
 }
 
+impl Config {
+    /// A configuration with nothing in it (keepalived's defaults everywhere).
+    pub fn empty() -> Config {
+        Config {
+            global: Global::default(),
+            static_ipaddress: Vec::new(),
+            static_routes: Vec::new(),
+            static_rules: Vec::new(),
+            vrrp_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
+            sync_groups: Vec::new(),
+            vrrp_instances: Vec::new(),
+            virtual_server_groups: Vec::new(),
+            virtual_servers: Vec::new(),
+            unsupported_blocks: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Global {
     pub router_id: Option<String>,
@@ -106,6 +126,9 @@ pub struct Global {
     pub stats_dump_file: Option<String>,
     pub json_dump_file: Option<String>,
     pub metrics_listen: Option<String>,
+    /// lvsd only: lvsd ctl's socket, and a group whose members may use its read-only commands.
+    pub control_socket: Option<String>,
+    pub control_group: Option<String>,
     /// global_defs keywords lvsd accepts for compatibility but does not act on.
     pub ignored: Vec<String>,
 }
@@ -168,6 +191,8 @@ impl Default for Global {
             stats_dump_file: None,
             json_dump_file: None,
             metrics_listen: None,
+            control_socket: None,
+            control_group: None,
             ignored: Vec::new(),
         }
     }

@@ -33,11 +33,21 @@ pub enum Command {
         timeout: Option<u64>,
     },
     /// Out of the table now (maintenance).
-    Disable { vs: String, rs: String },
+    Disable {
+        vs: String,
+        rs: String,
+    },
     /// Back to its configured state (through slow start).
-    Enable { vs: String, rs: String },
+    Enable {
+        vs: String,
+        rs: String,
+    },
     /// A runtime weight until `enable`.
-    Weight { vs: String, rs: String, weight: u32 },
+    Weight {
+        vs: String,
+        rs: String,
+        weight: u32,
+    },
     Vrrp {
         instance: String,
         action: VrrpAction,
@@ -69,7 +79,9 @@ pub enum Access {
 impl Command {
     pub fn needs(&self) -> Access {
         match self {
-            Command::Status | Command::Events | Command::Reload { dry_run: true } => Access::ReadOnly,
+            Command::Status | Command::Events | Command::Reload { dry_run: true } => {
+                Access::ReadOnly
+            }
             _ => Access::Full,
         }
     }
@@ -104,7 +116,11 @@ pub fn parse(line: &[u8]) -> Result<Command, String> {
         .map_err(|_| "expected a JSON object with \"v\" and \"cmd\"".to_string())?;
     match env.v {
         Some(VERSION) => {}
-        Some(v) => return Err(format!("protocol version {v} is not supported (this lvsd speaks {VERSION})")),
+        Some(v) => {
+            return Err(format!(
+                "protocol version {v} is not supported (this lvsd speaks {VERSION})"
+            ))
+        }
         None => return Err("the request has no protocol version \"v\"".into()),
     }
     let Value::Object(mut map) = value else {
@@ -112,10 +128,21 @@ pub fn parse(line: &[u8]) -> Result<Command, String> {
     };
     map.remove("v");
     let cmd = map.get("cmd").and_then(Value::as_str).map(str::to_string);
-    serde_json::from_value(Value::Object(map)).map_err(|e| match cmd {
+    let keys: Vec<String> = map.keys().cloned().collect();
+    let parsed: Command = serde_json::from_value(Value::Object(map)).map_err(|e| match &cmd {
         None => "the request has no \"cmd\"".to_string(),
         Some(c) => format!("command '{c}': {e}"),
-    })
+    })?;
+    // Commands without fields ignore extra ones in serde: every key must be one of the command's.
+    if let Value::Object(known) = serde_json::to_value(&parsed).unwrap_or(Value::Null) {
+        if let Some(k) = keys.iter().find(|k| !known.contains_key(*k)) {
+            return Err(format!(
+                "command '{}': unknown field `{k}`",
+                cmd.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(parsed)
 }
 
 pub fn ok(result: Value) -> String {
@@ -197,8 +224,14 @@ mod tests {
             (br#"{"v":1,"cmd":"explode"}"#, "command 'explode'"),
             (br#"{"v":1,"cmd":"drain","vs":"a"}"#, "missing field `rs`"),
             (br#"{"v":1,"cmd":"status","x":1}"#, "unknown field"),
-            (br#"{"v":1,"cmd":"weight","vs":"a","rs":"b","weight":-1}"#, "command 'weight'"),
-            (br#"{"v":1,"cmd":"vrrp","instance":"VI_1","action":"fly"}"#, "command 'vrrp'"),
+            (
+                br#"{"v":1,"cmd":"weight","vs":"a","rs":"b","weight":-1}"#,
+                "command 'weight'",
+            ),
+            (
+                br#"{"v":1,"cmd":"vrrp","instance":"VI_1","action":"fly"}"#,
+                "command 'vrrp'",
+            ),
         ];
         for (line, want) in cases {
             let e = parse(line).unwrap_err();

@@ -79,7 +79,10 @@ pub fn parse_vs(s: &str) -> Result<VsSel, String> {
         if let Some((a, tail)) = rest.split_once(']') {
             let parts: Vec<&str> = tail.split(':').collect();
             if let ["", p, port] = parts[..] {
-                let (ip, port) = (a.parse().map_err(|_| bad())?, port.parse().map_err(|_| bad())?);
+                let (ip, port) = (
+                    a.parse().map_err(|_| bad())?,
+                    port.parse().map_err(|_| bad())?,
+                );
                 return Ok(VsSel::Addr {
                     protocol: Some(protocol(p).ok_or_else(bad)?),
                     ip,
@@ -105,7 +108,9 @@ pub fn parse_vs(s: &str) -> Result<VsSel, String> {
 pub fn parse_rs(s: &str) -> Result<RsSel, String> {
     addr_port(s)
         .map(|(ip, port)| RsSel { ip, port })
-        .ok_or_else(|| format!("'{s}' is not a real server: expected ADDR or ADDR:PORT ([ADDR]:PORT for IPv6)"))
+        .ok_or_else(|| {
+            format!("'{s}' is not a real server: expected ADDR or ADDR:PORT ([ADDR]:PORT for IPv6)")
+        })
 }
 
 /// The (virtual server, real server) indexes the two names stand for; an error names what matched
@@ -170,7 +175,10 @@ mod tests {
         assert_eq!(parse_vs("10.0.0.1:80"), Ok(v4(None, 80)));
         assert_eq!(parse_vs("tcp:10.0.0.1:80"), Ok(v4(Some(Protocol::Tcp), 80)));
         assert_eq!(parse_vs("UDP:10.0.0.1:53"), Ok(v4(Some(Protocol::Udp), 53)));
-        assert_eq!(parse_vs("[10.0.0.1]:tcp:80"), Ok(v4(Some(Protocol::Tcp), 80)));
+        assert_eq!(
+            parse_vs("[10.0.0.1]:tcp:80"),
+            Ok(v4(Some(Protocol::Tcp), 80))
+        );
         assert_eq!(parse_vs("fwm:7"), Ok(VsSel::Fwmark(7)));
         assert_eq!(parse_vs("FWM 7"), Ok(VsSel::Fwmark(7)));
         assert_eq!(parse_vs("group:web"), Ok(VsSel::Group("web".into())));
@@ -182,7 +190,14 @@ mod tests {
                 port: 443
             })
         );
-        for bad in ["10.0.0.1", "2001:db8::1:443", "fwm:x", "tcp:", "[::1]:tcp", "host:80"] {
+        for bad in [
+            "10.0.0.1",
+            "2001:db8::1:443",
+            "fwm:x",
+            "tcp:",
+            "[::1]:tcp",
+            "host:80",
+        ] {
             assert!(parse_vs(bad).is_err(), "{bad}");
         }
     }

@@ -64,6 +64,17 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PID_FILE));
     let _pid = pidfile::PidFile::create(&pid_path).map_err(|e| e.to_string())?;
+    // Before the engines touch anything: a second lvsd on this socket must not start.
+    let ctl_path = control_socket(cli, &cfg);
+    let mut ctl_sock =
+        match crate::control::server::bind(&ctl_path, cfg.global.control_group.as_deref()) {
+            Ok(s) => Some(s),
+            Err(crate::control::server::BindError::Busy(e)) => return Err(e),
+            Err(crate::control::server::BindError::Other(e)) => {
+                warn!("control socket: {e}; lvsd ctl is not available");
+                None
+            }
+        };
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
@@ -79,7 +90,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     if !cli.vrrp {
         engines.push(crate::status::Engine::Ipvs);
     }
-    crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
+    let snap = crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
     let mut break_err: Option<String> = None;
     // The director follows VRRP (sync daemon role, catch-up) when both engines run.
     let (links, vrrp_link) = if cli.check || cli.vrrp {
@@ -121,14 +132,35 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             lvs_rx,
             !cli.dont_release_ipvs,
             vrrp_link,
+            Some(
+                cli.state_file
+                    .clone()
+                    .unwrap_or_else(|| crate::director::admin::DEFAULT_STATE_FILE.into()),
+            ),
         )))
     };
 
+    let (reload_tx, mut reload_rx) = mpsc::channel::<crate::control::server::ReloadAsk>(4);
+    if let Some(sock) = ctl_sock.as_mut() {
+        crate::control::server::serve(
+            sock,
+            crate::control::server::Handles {
+                snap: snap.clone(),
+                lvs: (!cli.vrrp).then(|| lvs_tx.clone()),
+                vrrp: (!cli.check).then(|| vrrp_tx.clone()),
+                reload: reload_tx,
+            },
+        );
+    }
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
             _ = int.recv() => { info!("SIGINT received, stopping"); break; }
             _ = hup.recv() => reload(cli, &vrrp_tx, &lvs_tx).await,
+            Some(ask) = reload_rx.recv() => {
+                let r = ctl_reload(cli, ask.dry_run, &snap, &vrrp_tx, &lvs_tx).await;
+                let _ = ask.reply.send(r);
+            }
             r = async { match lvs.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                 lvs = None;
                 match r {
@@ -177,6 +209,46 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     }
 }
 
+/// The control socket: --control-socket, global_defs control_socket, beside a -p pid file other
+/// than the default (so several lvsd, as keepalived instances, each have one), or the default.
+pub fn control_socket(cli: &Cli, cfg: &Config) -> PathBuf {
+    if let Some(p) = &cli.control_socket {
+        return p.clone();
+    }
+    if let Some(p) = &cfg.global.control_socket {
+        return p.into();
+    }
+    match &cli.pid {
+        Some(p) if p != std::path::Path::new(DEFAULT_PID_FILE) => p.with_extension("sock"),
+        _ => PathBuf::from(crate::control::DEFAULT_SOCKET),
+    }
+}
+
+/// Reads the configuration file again; the rendered diagnostics when it has errors.
+async fn load_again(cli: &Cli) -> Result<Config, Vec<String>> {
+    let opts = crate::config::LoadOptions {
+        config_id: cli
+            .config_id
+            .clone()
+            .unwrap_or_else(crate::config::default_config_id),
+        check_machine: true,
+    };
+    let path = cli.use_file.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::config::load(&path, &opts))
+        .await
+        .map_err(|e| vec![format!("reading the configuration failed: {e}")])?;
+    let lines = loaded.render();
+    match loaded.config {
+        Some(c) => {
+            for line in &lines {
+                warn!("{line}");
+            }
+            Ok(c)
+        }
+        None => Err(lines),
+    }
+}
+
 /// SIGHUP: read the file again; an invalid one changes nothing. Each engine takes the new
 /// configuration and applies only the differences. The signal loop awaits this, so reloads in
 /// quick succession are applied one after the other, in order.
@@ -187,37 +259,28 @@ async fn reload(
 ) {
     info!("SIGHUP received: reloading {}", cli.use_file.display());
     sdnotify::reloading();
-    let opts = crate::config::LoadOptions {
-        config_id: cli
-            .config_id
-            .clone()
-            .unwrap_or_else(crate::config::default_config_id),
-        check_machine: true,
-    };
-    let path = cli.use_file.clone();
-    let loaded = match tokio::task::spawn_blocking(move || crate::config::load(&path, &opts)).await
-    {
-        Ok(l) => l,
-        Err(e) => {
-            error!("reload failed ({e}); keeping the running configuration");
-            crate::status::emit(crate::status::Event::ReloadFailed);
-            sdnotify::ready();
-            return;
-        }
-    };
-    for line in loaded.render() {
+    match load_again(cli).await {
+        Ok(new) => apply_reload(cli, Arc::new(new), vrrp_tx, lvs_tx).await,
+        Err(lines) => refused(&lines),
+    }
+}
+
+fn refused(lines: &[String]) {
+    for line in lines {
         warn!("{line}");
     }
-    let Some(new) = loaded.config else {
-        error!(
-            "reload failed: the new configuration has errors; keeping the running configuration"
-        );
-        crate::status::emit(crate::status::Event::ReloadFailed);
-        // systemd was told RELOADING=1: the old configuration runs on, so ready again.
-        sdnotify::ready();
-        return;
-    };
-    let new = Arc::new(new);
+    error!("reload failed: the new configuration has errors; keeping the running configuration");
+    crate::status::emit(crate::status::Event::ReloadFailed);
+    // systemd was told RELOADING=1 (for a signal): the old configuration runs on, so ready again.
+    sdnotify::ready();
+}
+
+async fn apply_reload(
+    cli: &Cli,
+    new: Arc<Config>,
+    vrrp_tx: &mpsc::Sender<Control>,
+    lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+) {
     // Before the engines hear of it, so the status views are the new ones when their reports come.
     crate::status::emit(crate::status::Event::Reloaded(new.clone()));
     if !cli.check && vrrp_tx.send(Control::Reload(new.clone())).await.is_err() {
@@ -228,4 +291,56 @@ async fn reload(
     }
     sdnotify::ready();
     info!("reload done");
+}
+
+/// lvsd ctl reload [--dry-run]: what the new file changes (VRRP instances, IPVS operations,
+/// checkers), then, without --dry-run, the reload itself.
+async fn ctl_reload(
+    cli: &Cli,
+    dry_run: bool,
+    snap: &std::rc::Rc<std::cell::RefCell<crate::status::snapshot::Snapshot>>,
+    vrrp_tx: &mpsc::Sender<Control>,
+    lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+) -> Result<serde_json::Value, String> {
+    info!(
+        "lvsd ctl reload{}: reading {}",
+        if dry_run { " --dry-run" } else { "" },
+        cli.use_file.display()
+    );
+    let new = match load_again(cli).await {
+        Ok(c) => Arc::new(c),
+        Err(lines) => {
+            if !dry_run {
+                refused(&lines);
+            }
+            return Err(format!(
+                "the configuration has errors; nothing changed:\n{}",
+                lines.join("\n")
+            ));
+        }
+    };
+    let old = snap.borrow().config.clone();
+    let vrrp = crate::vrrp::reload::Plan::new(&old, &new).describe();
+    let ipvs = if cli.vrrp {
+        serde_json::Value::Null
+    } else {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ask = lvs_engine::Control::Ctl(crate::director::ctl::Ctl::Plan {
+            cfg: new.clone(),
+            reply: tx,
+        });
+        match lvs_tx.send(ask).await {
+            Ok(()) => rx.await.unwrap_or(serde_json::Value::Null),
+            Err(_) => serde_json::Value::Null,
+        }
+    };
+    if !dry_run {
+        apply_reload(cli, new, vrrp_tx, lvs_tx).await;
+    }
+    Ok(serde_json::json!({
+        "applied": !dry_run,
+        "vrrp": vrrp,
+        "ipvs": ipvs["ipvs"],
+        "checkers": ipvs["checkers"],
+    }))
 }

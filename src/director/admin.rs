@@ -46,7 +46,8 @@ impl Admin {
 }
 
 pub fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// A real server as the state file names it: its virtual server's and its own keepalived label

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// How long a removed real server may keep connections after a reload.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Drain {
     pending: HashMap<(ServiceKey, DestKey), (Destination, Instant)>,
 }

@@ -2,6 +2,8 @@
 //! (DESIGN.md's one-way flow). netlink calls block, so the kernel lives on a thread of its own and
 //! always applies the newest desired table.
 
+use super::admin::Overrides;
+use super::ctl::{self, Ctl};
 use super::drain::Drain;
 use super::follow::{next_news, Follow};
 use super::kernel::Kernel;
@@ -15,6 +17,8 @@ use crate::status;
 use crate::vrrp::news::{CaughtUp, News};
 use ipvs::conns::SyncConn;
 use ipvs::Table;
+use ipvs::{DestKey, ServiceKey};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +29,8 @@ pub enum Control {
     Stop,
     /// A new, valid configuration: apply only the differences.
     Reload(Arc<Config>),
+    /// lvsd ctl: drain, disable, enable, weight; a reload's plan.
+    Ctl(Ctl),
 }
 
 /// The director's ends of the VRRP engine's channels (see vrrp::news).
@@ -52,16 +58,29 @@ pub(super) enum KernelCmd {
     Sysctl(LvsSysctl),
     /// The connection table as sync entries, for a catch-up.
     Entries(oneshot::Sender<Result<Vec<SyncConn>, String>>),
+    /// Active connections of these destinations (drains).
+    Active {
+        dests: Vec<(ServiceKey, DestKey)>,
+        reply: oneshot::Sender<HashMap<(ServiceKey, DestKey), u32>>,
+    },
+    /// The operations a reload to this table would send now (None: the table is not known).
+    Plan {
+        table: Table,
+        ranks: Ranks,
+        reply: oneshot::Sender<Option<Vec<String>>>,
+    },
     Stop,
 }
 
 /// Runs until `Control::Stop`; then runs omega notifications and removes what it programmed, unless
 /// `release` is false (--dont-release-ipvs), which leaves the kernel's table as it is.
+/// `state_file`: where operators' overrides are kept (lvsd ctl); None keeps them in memory only.
 pub async fn run(
     mut cfg: Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
     vrrp: Option<VrrpLink>,
+    state_file: Option<PathBuf>,
 ) -> Result<(), String> {
     let (mut news, caught_up) = match vrrp {
         Some(l) => (Some(l.news), Some(l.caught_up)),
@@ -76,6 +95,15 @@ pub async fn run(
         tokio::select! {
             c = ctl.recv() => match c {
                 Some(Control::Reload(c)) => cfg = c,
+                Some(Control::Ctl(Ctl::Admin { reply, .. })) => {
+                    let _ = reply.send(Err("no virtual_server is configured".into()));
+                }
+                Some(Control::Ctl(Ctl::Plan { cfg: new, reply })) => {
+                    let _ = reply.send(json!({
+                        "ipvs": {"operations": Value::Null, "note": "IPVS is not touched yet: the first programming adds every service"},
+                        "checkers": ctl::checker_changes(&cfg, &new),
+                    }));
+                }
                 Some(Control::Stop) | None => return Ok(()),
             },
             // No connections to wait for: a preemption goes on at once.
@@ -87,6 +115,7 @@ pub async fn run(
         }
     }
     let mut director = Director::new(&cfg);
+    let mut state = AdminState::open(state_file, &mut director);
     let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
     let spec = SyncSpec::from_config(&cfg);
     let role = spec
@@ -119,6 +148,7 @@ pub async fn run(
         for a in actions {
             match a {
                 Action::Log(l) => info!("{l}"),
+                Action::Quorum { vs, up } => status::emit(status::Event::Quorum { vs, up }),
                 Action::Script {
                     script,
                     why,
@@ -137,8 +167,23 @@ pub async fn run(
     let mut suspended = suspended_services(&cfg);
     let mut held: HashMap<(usize, usize), CheckEvent> = HashMap::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    // Drains and slow starts in progress: checked every second.
+    let mut admin_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut ticking = state.report(&director, None);
     loop {
         tokio::select! {
+            _ = admin_tick.tick(), if ticking => {
+                let (again, acts) = director.tick(std::time::Instant::now(), std::time::SystemTime::now());
+                act(acts, &fifo, &script_user);
+                let drained = drained(&director, &ktx).await;
+                for (v, r) in drained {
+                    act(director.drained(v, r, std::time::Instant::now()), &fifo, &script_user);
+                }
+                ticking = state.report(&director, None) || again;
+                if director.take_changed() {
+                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: false });
+                }
+            }
             _ = tick.tick(), if cfg.virtual_servers.iter().any(|v| v.ha_suspend) => {
                 let now = suspended_services(&cfg);
                 if now != suspended {
@@ -190,7 +235,9 @@ pub async fn run(
                     // Events still queued from the old checkers are dropped, not applied.
                     let mut next = Director::new(&new);
                     next.carry_state_from(&director);
+                    state.reloaded(&director, &next);
                     director = next;
+                    ticking = state.report(&director, None);
                     ranks = std::sync::Arc::new(director.ranks());
                     let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
                     runner.shutdown().await;
@@ -206,6 +253,32 @@ pub async fn run(
                     script_user = new.global.script_user.clone();
                     info!("reload: {} virtual server(s), {} real server(s) under health checks", new.virtual_servers.len(), runner.servers());
                     crate::daemon::memory::trim();
+                }
+                Some(Control::Ctl(Ctl::Admin { vs, rs, cmd, reply })) => {
+                    let r = ctl::admin(&mut director, &cfg, &vs, &rs, cmd, std::time::Instant::now(), std::time::SystemTime::now());
+                    let r = r.map(|(v, acts)| {
+                        act(acts, &fifo, &script_user);
+                        ticking = state.report(&director, Some(&v));
+                        if director.take_changed() {
+                            let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: false });
+                        }
+                        v
+                    });
+                    let _ = reply.send(r);
+                }
+                Some(Control::Ctl(Ctl::Plan { cfg: new, reply })) => {
+                    let mut next = Director::new(&new);
+                    next.carry_state_from(&director);
+                    let (tx, rx) = oneshot::channel();
+                    let _ = ktx.send(KernelCmd::Plan { table: next.desired(), ranks: Arc::new(next.ranks()), reply: tx });
+                    let ops = rx.await.ok().flatten();
+                    let _ = reply.send(json!({
+                        "ipvs": match ops {
+                            Some(ops) => json!({"operations": ops.len(), "ops": ops.iter().take(1000).collect::<Vec<_>>()}),
+                            None => json!({"operations": Value::Null, "note": "the kernel's table is not known now; the reload reads it first"}),
+                        },
+                        "checkers": ctl::checker_changes(&cfg, &new),
+                    }));
                 }
                 Some(Control::Stop) | None => break,
             },
@@ -231,7 +304,14 @@ fn apply_event(d: &mut Director, ev: CheckEvent) -> Vec<Action> {
         EventKind::Weight(w) => Some(w),
         _ => None,
     };
-    let out = d.set_health(ev.vs, ev.rs, alive, weight, &ev.reason, std::time::Instant::now());
+    let out = d.set_health(
+        ev.vs,
+        ev.rs,
+        alive,
+        weight,
+        &ev.reason,
+        std::time::Instant::now(),
+    );
     status::emit(status::Event::RealServer {
         vs: ev.vs,
         rs: ev.rs,
@@ -323,6 +403,30 @@ fn start_kernel(
                         KernelCmd::Entries(reply) => {
                             let table = newest.as_ref().map_or(&applied, |(t, _)| t);
                             let _ = reply.send(kernel.sync_entries(table));
+                        }
+                        KernelCmd::Active { dests, reply } => {
+                            let keys: std::collections::BTreeSet<ServiceKey> =
+                                dests.iter().map(|(k, _)| *k).collect();
+                            let all = kernel.active(&keys.into_iter().collect::<Vec<_>>());
+                            let _ = reply.send(
+                                dests
+                                    .into_iter()
+                                    .filter_map(|d| all.get(&d).map(|n| (d, *n)))
+                                    .collect(),
+                            );
+                        }
+                        KernelCmd::Plan {
+                            table,
+                            ranks: r,
+                            reply,
+                        } => {
+                            // As a reload would: removed servers drain first.
+                            let mut d = drain.clone();
+                            d.note_removed(&applied, &table, std::time::Instant::now());
+                            let effective = d.effective(&table);
+                            let ops = kernel.planned(&effective, |k, dk| r.rank(k, dk));
+                            let _ = reply
+                                .send(ops.map(|o| o.iter().map(|op| op.to_string()).collect()));
                         }
                         KernelCmd::Sync {
                             table,
@@ -478,5 +582,104 @@ fn hold(held: &mut HashMap<(usize, usize), CheckEvent>, ev: CheckEvent) {
         _ => {
             held.insert(key, ev);
         }
+    }
+}
+
+/// Draining real servers whose active connections ended.
+async fn drained(d: &Director, ktx: &std::sync::mpsc::Sender<KernelCmd>) -> Vec<(usize, usize)> {
+    let draining = d.draining();
+    if draining.is_empty() {
+        return Vec::new();
+    }
+    let dests: Vec<(ServiceKey, DestKey)> = draining
+        .iter()
+        .flat_map(|&(v, r)| d.dest_keys(v, r))
+        .collect();
+    let (tx, rx) = oneshot::channel();
+    if ktx.send(KernelCmd::Active { dests, reply: tx }).is_err() {
+        return Vec::new();
+    }
+    let Ok(active) = rx.await else {
+        return Vec::new();
+    };
+    draining
+        .into_iter()
+        .filter(|&(v, r)| {
+            d.dest_keys(v, r)
+                .iter()
+                .all(|k| active.get(k).copied().unwrap_or(0) == 0)
+        })
+        .collect()
+}
+
+/// The operators' overrides: kept in the state file, reported to the status views.
+struct AdminState {
+    file: Option<PathBuf>,
+    saved: Overrides,
+}
+
+impl AdminState {
+    /// Loads the file's overrides into the director; those that name no real server are dropped
+    /// with a log line.
+    fn open(file: Option<PathBuf>, d: &mut Director) -> AdminState {
+        let mut s = AdminState {
+            file,
+            saved: Overrides::default(),
+        };
+        if let Some(path) = &s.file {
+            match Overrides::load(path) {
+                Ok(o) => {
+                    for (vs, rs) in d.apply_overrides(&o, std::time::Instant::now()) {
+                        warn!("state file {}: {rs} of VS {vs} is not configured; its override is dropped", path.display());
+                    }
+                    s.saved = o;
+                    if !s.saved.0.is_empty() {
+                        info!(
+                            "state file {}: {} override(s) applied",
+                            path.display(),
+                            d.overrides().0.len()
+                        );
+                    }
+                }
+                Err(e) => error!("state file: {e}; starting without overrides"),
+            }
+        }
+        s
+    }
+
+    /// After a reload: overrides of real servers the new file removed are dropped, with a log line.
+    fn reloaded(&mut self, old: &Director, new: &Director) {
+        let kept = new.overrides();
+        for ((vs, rs), a) in &old.overrides().0 {
+            if !kept.0.contains_key(&(vs.clone(), rs.clone())) {
+                info!(
+                    "reload: {rs} of VS {vs} was removed; its override ({}) is dropped",
+                    a.name()
+                );
+            }
+        }
+    }
+
+    /// Saves the overrides if they changed and tells the status views; whether a drain or a slow
+    /// start needs the clock.
+    fn report(&mut self, d: &Director, _changed: Option<&Value>) -> bool {
+        let now = d.overrides();
+        if now != self.saved {
+            if let Some(path) = &self.file {
+                if let Err(e) = now.save(path) {
+                    error!("state file: {e}");
+                }
+            }
+            self.saved = now;
+        }
+        let mut busy = false;
+        let mut rows = Vec::new();
+        for (v, r) in d.admin_servers() {
+            let rising = d.rising(v, r);
+            busy |= rising || matches!(d.admin(v, r), Some(super::admin::Admin::Drain { .. }));
+            rows.push((v, r, d.admin(v, r), d.live_weight(v, r), rising));
+        }
+        status::emit(status::Event::Admin(rows));
+        busy
     }
 }

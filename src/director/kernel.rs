@@ -128,6 +128,31 @@ impl Kernel {
         self.tables.sync(&mut self.client, desired, rank)
     }
 
+    /// What `sync(desired)` would send now, without sending it.
+    pub fn planned(
+        &self,
+        desired: &Table,
+        rank: impl Fn(&ServiceKey, &DestKey) -> usize,
+    ) -> Option<Vec<Op>> {
+        self.tables.planned(desired, rank)
+    }
+
+    /// Active connections per destination of the services `keys`.
+    pub fn active(
+        &mut self,
+        keys: &[ServiceKey],
+    ) -> std::collections::HashMap<(ServiceKey, DestKey), u32> {
+        let mut out = std::collections::HashMap::new();
+        for k in keys {
+            if let Ok(ds) = self.client.dests(k) {
+                for e in ds {
+                    out.insert((*k, e.dest.key()), e.active_conns);
+                }
+            }
+        }
+        out
+    }
+
     /// Reads the kernel's table and repairs what another program changed (on reload).
     pub fn recheck(
         &mut self,

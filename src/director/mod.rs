@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod catchup;
+pub mod ctl;
 pub mod drain;
 pub mod engine;
 mod follow;

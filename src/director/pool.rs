@@ -49,6 +49,8 @@ pub enum Action {
     Fifo(String),
     /// A log line in keepalived's wording.
     Log(String),
+    /// Virtual server `vs` (config index) gained or lost quorum.
+    Quorum { vs: usize, up: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -326,6 +328,21 @@ impl Director {
             .is_some_and(|r| r.rising_since.is_some())
     }
 
+    /// Where real server `rs` stands in the kernel: (service, destination) for each of its
+    /// virtual server's services.
+    pub fn dest_keys(&self, vs: usize, rs: usize) -> Vec<(ServiceKey, ipvs::DestKey)> {
+        let Some(p) = self.pools.get(vs) else {
+            return Vec::new();
+        };
+        let Some(conf) = p.vs().real_servers.get(rs) else {
+            return Vec::new();
+        };
+        p.keys
+            .iter()
+            .map(|k| (*k, on_service(k, destination(conf, 0)).key()))
+            .collect()
+    }
+
     /// The labels of virtual server `vs` and its real server `rs`, as the state file keys them.
     pub fn key(&self, vs: usize, rs: usize) -> Option<super::admin::Key> {
         let p = self.pools.get(vs)?;
@@ -383,6 +400,19 @@ impl Director {
         }
     }
 
+    /// Real servers with an operator's setting or a slow start in progress.
+    pub fn admin_servers(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (v, p) in self.pools.iter().enumerate() {
+            for (r, st) in p.rs.iter().enumerate() {
+                if st.admin.is_some() || st.rising_since.is_some() {
+                    out.push((v, r));
+                }
+            }
+        }
+        out
+    }
+
     /// The real servers draining now.
     pub fn draining(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
@@ -416,7 +446,10 @@ impl Director {
             for (conf, st) in confs.iter().zip(p.rs.iter_mut()) {
                 let Some(t) = st.rising_since else { continue };
                 self.changed = true;
-                if conf.slow_start.is_none_or(|s| now.saturating_duration_since(t) >= s.0) {
+                if conf
+                    .slow_start
+                    .is_none_or(|s| now.saturating_duration_since(t) >= s.0)
+                {
                     st.rising_since = None;
                 } else {
                     again = true;
@@ -556,6 +589,7 @@ impl Director {
         if p.quorum_up && sum < q.saturating_sub(h) {
             p.quorum_up = false;
             self.changed = true;
+            out.push(Action::Quorum { vs, up: false });
             out.push(Action::Log(format!(
                 "Lost quorum {q}-{h}={} > {sum} for VS {label}",
                 q.saturating_sub(h)
@@ -577,6 +611,7 @@ impl Director {
         } else if !p.quorum_up && sum >= q + h {
             p.quorum_up = true;
             self.changed = true;
+            out.push(Action::Quorum { vs, up: true });
             out.push(Action::Log(format!(
                 "Gained quorum {q}+{h}={} <= {sum} for VS {label}",
                 q + h

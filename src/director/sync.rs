@@ -106,6 +106,18 @@ impl TableSync {
         Ok(report)
     }
 
+    /// The operations a sync to `desired` would send now (None: the kernel's table is not known,
+    /// so the sync would read it first).
+    pub fn planned(
+        &self,
+        desired: &Table,
+        rank: impl Fn(&ServiceKey, &DestKey) -> usize,
+    ) -> Option<Vec<Op>> {
+        let mut ops = plan(desired, self.mirror.table()?);
+        order_adds(&mut ops, rank);
+        Some(ops)
+    }
+
     /// Reads the kernel's table, logs how it differs from what lvsd applied, and makes the owned
     /// services equal to `desired` (the reload's re-check; see the module comment).
     pub fn recheck(

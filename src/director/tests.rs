@@ -404,17 +404,26 @@ fn overrides_follow_labels_across_a_reload_and_unknown_ones_are_returned() {
     let mut o = d.overrides();
     assert_eq!(
         o.0.keys().next().unwrap(),
-        &("[192.0.2.1]:tcp:80".to_string(), "[10.0.0.2]:tcp:80".to_string())
+        &(
+            "[192.0.2.1]:tcp:80".to_string(),
+            "[10.0.0.2]:tcp:80".to_string()
+        )
     );
     o.0.insert(
         ("[192.0.2.9]:tcp:80".into(), "[10.0.0.9]:tcp:80".into()),
         Admin::Maintenance,
     );
     // The new file lists the real servers in another order.
-    let moved = ADMIN.replace("real_server 10.0.0.1 80 { weight 10", "real_server 10.0.0.5 80 { weight 10");
+    let moved = ADMIN.replace(
+        "real_server 10.0.0.1 80 { weight 10",
+        "real_server 10.0.0.5 80 { weight 10",
+    );
     let mut n = Director::new(&std::sync::Arc::new(cfg(&moved)));
     let gone = n.apply_overrides(&o, t0);
-    assert_eq!(gone, vec![("[192.0.2.9]:tcp:80".into(), "[10.0.0.9]:tcp:80".into())]);
+    assert_eq!(
+        gone,
+        vec![("[192.0.2.9]:tcp:80".into(), "[10.0.0.9]:tcp:80".into())]
+    );
     assert_eq!(n.admin(0, 1), Some(Admin::Maintenance));
     assert_eq!(Overrides::default(), Director::new(&c).overrides());
 }
@@ -422,10 +431,15 @@ fn overrides_follow_labels_across_a_reload_and_unknown_ones_are_returned() {
 #[test]
 fn drained_and_maintenance_servers_do_not_count_for_quorum() {
     use super::admin::Admin;
-    let text = ADMIN.replace("slow_start 10", "slow_start 10\n    quorum 12\n    quorum_down \"/bin/qd\"");
+    let text = ADMIN.replace(
+        "slow_start 10",
+        "slow_start 10\n    quorum 12\n    quorum_down \"/bin/qd\"",
+    );
     let c = std::sync::Arc::new(cfg(&text));
     let mut d = Director::new(&c);
     let acts = d.set_admin(0, 1, Some(Admin::Maintenance), Instant::now());
-    assert!(acts.iter().any(|a| matches!(a, Action::Script { why, .. } if why.starts_with("quorum_down"))));
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Script { why, .. } if why.starts_with("quorum_down"))));
     assert_eq!(d.quorum_up(0), Some(false));
 }

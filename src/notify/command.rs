@@ -182,7 +182,7 @@ fn group_id_of(g: &str) -> Result<u32, CommandError> {
     group_id(g).ok_or_else(|| CommandError::NoGroup(g.to_string()))
 }
 
-fn group_id(name: &str) -> Option<u32> {
+pub(crate) fn group_id(name: &str) -> Option<u32> {
     if let Ok(n) = name.parse::<u32>() {
         return Some(n);
     }

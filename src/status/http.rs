@@ -64,16 +64,16 @@ pub fn spawn(addr: &str, snap: Rc<RefCell<Snapshot>>) {
     });
 }
 
-type Entries = Vec<(ipvs::ServiceEntry, Vec<ipvs::DestEntry>)>;
+pub type Entries = Vec<(ipvs::ServiceEntry, Vec<ipvs::DestEntry>)>;
 
 /// The kernel's IPVS table with counters, or None where it cannot be read (no IPVS here).
-fn ipvs_entries() -> Option<Entries> {
+pub fn ipvs_entries() -> Option<Entries> {
     let mut c = ipvs::Client::connect().ok()?;
     c.entries().ok()
 }
 
 /// `[10.0.0.1]:tcp:80` / `FWM 1`, as the snapshot labels virtual servers.
-fn service_label(k: &ipvs::ServiceKey) -> String {
+pub fn service_label(k: &ipvs::ServiceKey) -> String {
     match k {
         ipvs::ServiceKey::Addr {
             protocol,

@@ -3,6 +3,7 @@
 //! signal), serves /metrics and /status, sends the email alerts and tells systemd when lvsd is ready.
 
 pub mod dump;
+pub mod events;
 pub mod http;
 pub mod snapshot;
 
@@ -66,6 +67,30 @@ pub enum Event {
         kind: &'static str,
         histogram: snapshot::Histogram,
     },
+    /// Every real server with an operator's setting or a slow start in progress now, by config
+    /// indexes: (vs, rs, setting, weight in the table, rising); the others have none.
+    Admin(Vec<AdminRow>),
+    /// A virtual server's quorum changed.
+    Quorum {
+        vs: usize,
+        up: bool,
+    },
+    /// An instance's effective priority changed, and why.
+    VrrpPriority {
+        instance: String,
+        priority: u8,
+        why: String,
+    },
+    /// The master a BACKUP instance hears.
+    VrrpMaster {
+        instance: String,
+        master: Option<std::net::IpAddr>,
+    },
+    /// lvsd ctl holds the instance BACKUP (or lets it go).
+    VrrpHeld {
+        instance: String,
+        held: bool,
+    },
     /// The IPVS sync daemons now (None: lvs_sync_daemon is not configured).
     SyncDaemon(Option<SyncdView>),
     /// A catch-up finished: `served` by this director as master, or asked for before preempting.
@@ -74,6 +99,14 @@ pub enum Event {
         entries: u64,
     },
 }
+
+pub type AdminRow = (
+    usize,
+    usize,
+    Option<crate::director::admin::Admin>,
+    Option<u32>,
+    bool,
+);
 
 /// The sync daemons lvsd runs and what they were started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +132,16 @@ pub fn emit(ev: Event) {
 }
 
 /// Starts the status task on the current LocalSet. `engines` are those that will report Ready.
-pub fn spawn(cfg: &std::sync::Arc<Config>, metrics_listen: Option<String>, engines: Vec<Engine>) {
+/// The snapshot it keeps is returned for the other readers (the control socket).
+pub fn spawn(
+    cfg: &std::sync::Arc<Config>,
+    metrics_listen: Option<String>,
+    engines: Vec<Engine>,
+) -> Rc<RefCell<Snapshot>> {
     let (tx, rx) = mpsc::unbounded_channel();
     if SINK.set(tx).is_err() {
         warn!("status task already running");
-        return;
+        return Rc::new(RefCell::new(Snapshot::new(cfg.clone())));
     }
     let snap = Rc::new(RefCell::new(Snapshot::new(cfg.clone())));
     if let Some(addr) = metrics_listen.or_else(|| cfg.global.metrics_listen.clone()) {
@@ -111,7 +149,8 @@ pub fn spawn(cfg: &std::sync::Arc<Config>, metrics_listen: Option<String>, engin
     }
     // Handlers are installed now, not when the task first runs: until then these signals would
     // end lvsd (their default action).
-    tokio::task::spawn_local(run(snap, rx, engines, DumpSignals::install()));
+    tokio::task::spawn_local(run(snap.clone(), rx, engines, DumpSignals::install()));
+    snap
 }
 
 /// keepalived's dump signals (`--signum` DATA, STATS, STATS_CLEAR, JSON).
@@ -166,7 +205,9 @@ async fn run(
                 if let (Some(m), Some(alert)) = (&mailer, alert_for(&sn, &ev)) {
                     m.send(alert);
                 }
-                apply(&mut sn, ev, SystemTime::now());
+                let now = SystemTime::now();
+                events::publish(&sn, &ev, now);
+                apply(&mut sn, ev, now);
             }
             Some(_) = recv(&mut sigs.data) => write(dump::data_path(&snap.borrow().config), dump::data(&snap.borrow())),
             Some(_) = recv(&mut sigs.stats) => write(dump::stats_path(&snap.borrow().config), dump::stats(&snap.borrow())),
@@ -276,7 +317,7 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
             rs,
             alive,
             weight,
-            ..
+            reason,
         } => {
             if let Some(r) = sn
                 .servers
@@ -285,6 +326,32 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
             {
                 r.alive = alive;
                 r.weight = weight;
+                r.last_result = Some((reason, now));
+            }
+        }
+        Event::Quorum { vs, up } => {
+            if let Some(v) = sn.servers.get_mut(vs) {
+                v.quorum_up = up;
+            }
+        }
+        Event::VrrpPriority {
+            instance,
+            priority,
+            why,
+        } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                i.effective_priority = priority;
+                i.priority_why = Some(why);
+            }
+        }
+        Event::VrrpMaster { instance, master } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                i.master = master;
+            }
+        }
+        Event::VrrpHeld { instance, held } => {
+            if let Some(i) = sn.instance_mut(&instance) {
+                i.held = held;
             }
         }
         Event::Reloaded(config) => sn.follow(config),
@@ -294,6 +361,26 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
         }
         Event::CheckerLatency { kind, histogram } => {
             sn.latency.insert(kind, histogram);
+        }
+        Event::Admin(rows) => {
+            for v in &mut sn.servers {
+                for r in &mut v.real_servers {
+                    r.admin = None;
+                    r.weight_now = None;
+                    r.rising = false;
+                }
+            }
+            for (vs, rs, admin, weight_now, rising) in rows {
+                if let Some(r) = sn
+                    .servers
+                    .get_mut(vs)
+                    .and_then(|v| v.real_servers.get_mut(rs))
+                {
+                    r.admin = admin;
+                    r.weight_now = weight_now;
+                    r.rising = rising;
+                }
+            }
         }
         Event::SyncDaemon(v) => {
             if v.as_ref().map(|v| (v.master, v.backup))

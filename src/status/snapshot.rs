@@ -52,19 +52,31 @@ pub struct InstanceView {
     pub effective_priority: u8,
     pub last_transition: SystemTime,
     pub stats: VrrpStats,
+    /// Why the priority is what it is (the last tracking change), the master heard as BACKUP, and
+    /// whether lvsd ctl holds the instance BACKUP.
+    pub priority_why: Option<String>,
+    pub master: Option<std::net::IpAddr>,
+    pub held: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RsView {
     pub label: String,
     pub alive: bool,
     pub weight: u32,
+    /// An operator's setting (lvsd ctl) and, with it or a slow start, the weight in the table.
+    pub admin: Option<crate::director::admin::Admin>,
+    pub weight_now: Option<u32>,
+    pub rising: bool,
+    /// The last checker verdict's reason and when it came.
+    pub last_result: Option<(String, SystemTime)>,
 }
 
 #[derive(Debug, Clone)]
 pub struct VsView {
     pub label: String,
     pub real_servers: Vec<RsView>,
+    pub quorum_up: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -144,16 +156,23 @@ impl Snapshot {
                 i.effective_priority = old.effective_priority;
                 i.last_transition = old.last_transition;
                 i.stats = old.stats.clone();
+                i.priority_why = old.priority_why.clone();
+                i.master = old.master;
+                i.held = old.held;
             }
         }
         for vs in &mut next.servers {
             let Some(old_vs) = self.servers.iter().find(|o| o.label == vs.label) else {
                 continue;
             };
+            vs.quorum_up = old_vs.quorum_up;
             for rs in &mut vs.real_servers {
                 if let Some(old) = old_vs.real_servers.iter().find(|o| o.label == rs.label) {
-                    rs.alive = old.alive;
-                    rs.weight = old.weight;
+                    let label = std::mem::take(&mut rs.label);
+                    *rs = RsView {
+                        label,
+                        ..old.clone()
+                    };
                 }
             }
         }
@@ -162,6 +181,7 @@ impl Snapshot {
         next.reload_failures = self.reload_failures;
         next.last_reload_ok = Some(true);
         next.latency = std::mem::take(&mut self.latency);
+        next.sync = self.sync.clone();
         *self = next;
     }
 }
@@ -196,6 +216,9 @@ impl Snapshot {
                     effective_priority: i.priority,
                     last_transition: now,
                     stats: VrrpStats::default(),
+                    priority_why: None,
+                    master: None,
+                    held: false,
                 })
                 .collect(),
             servers: config
@@ -211,8 +234,13 @@ impl Snapshot {
                             // As the director starts them: alpha servers wait for a success.
                             alive: !(vs.alpha || rs.alpha),
                             weight: rs.weight,
+                            admin: None,
+                            weight_now: None,
+                            rising: false,
+                            last_result: None,
                         })
                         .collect(),
+                    quorum_up: true,
                 })
                 .collect(),
             rejects: BTreeMap::new(),

@@ -60,6 +60,9 @@ pub enum Input {
     Delete,
     /// The connection table asked for with `Action::CatchUp` is here, or cannot be had.
     CaughtUp,
+    /// lvsd ctl vrrp backup (true): a MASTER hands over as at shutdown (priority 0 advert), and the
+    /// instance stays BACKUP whatever it hears, until resumed (false).
+    Hold(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +131,10 @@ pub struct Instance {
     catchup: CatchUp,
     /// While BACKUP: when a lower priority advert was last discarded (we are preempting).
     lower_seen: Option<Instant>,
+    /// Held BACKUP by the operator.
+    held: bool,
+    /// An advert from another router was accepted since start.
+    peer_heard: bool,
 }
 
 const DOWN_TIMER_EXPIRED: &str = "master down timer expired";
@@ -152,7 +159,24 @@ impl Instance {
             garp: GarpTimers::default(),
             catchup: CatchUp::Idle,
             lower_seen: None,
+            held: false,
+            peer_heard: false,
         }
+    }
+
+    /// Held BACKUP by the operator (lvsd ctl vrrp backup).
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// Whether another router's advert was ever accepted: a hand-over has someone to go to.
+    pub fn peer_heard(&self) -> bool {
+        self.peer_heard
+    }
+
+    /// The master a BACKUP last heard.
+    pub fn last_master(&self) -> Option<IpAddr> {
+        self.last_master
     }
 
     pub fn name(&self) -> &str {
@@ -187,6 +211,7 @@ impl Instance {
                 .into_iter()
                 .flatten()
                 .min(),
+            State::Backup if self.held => None,
             State::Backup => self.timer,
             _ => None,
         }
@@ -204,6 +229,7 @@ impl Instance {
             Input::Reconfigure(p) => self.reconfigure(now, *p, &mut out),
             Input::Delete => self.delete(&mut out),
             Input::CaughtUp => self.caught_up(now, &mut out),
+            Input::Hold(on) => self.hold(now, on, &mut out),
         }
         out
     }
@@ -406,8 +432,14 @@ impl Instance {
         let src = rx.src;
         match validate(&self.p, &rx, self.last_master) {
             Err(reject) => out.push(Action::Discard(reject)),
-            Ok(advert) if self.state == State::Backup => self.backup_rx(now, src, &advert, out),
-            Ok(advert) => self.master_rx(now, src, &advert, out),
+            Ok(advert) if self.state == State::Backup => {
+                self.peer_heard = true;
+                self.backup_rx(now, src, &advert, out)
+            }
+            Ok(advert) => {
+                self.peer_heard = true;
+                self.master_rx(now, src, &advert, out)
+            }
         }
     }
 
@@ -421,7 +453,7 @@ impl Instance {
             self.down_cause = MASTER_RELEASED;
             return;
         }
-        if !self.p.effective_preempt() || a.priority >= self.priority {
+        if self.held || !self.p.effective_preempt() || a.priority >= self.priority {
             if a.version == Version::V3 {
                 self.adopt_interval(a, out);
             }
@@ -476,6 +508,31 @@ impl Instance {
                 false
             }
             _ => false,
+        }
+    }
+
+    fn hold(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
+        if on == self.held {
+            return;
+        }
+        self.held = on;
+        if on {
+            if self.state == State::Master {
+                out.push(Action::Send(self.advert(0)));
+                // The master that takes over is news: forget whom we heard before we won.
+                self.last_master = None;
+                self.become_backup(now, "held BACKUP by the operator".into(), out);
+            }
+            return;
+        }
+        if self.state == State::Backup {
+            out.push(Action::Log("resumed by the operator".into()));
+            // No master heard since: take the addresses back soon, as after a priority 0 advert.
+            self.timer = Some(match self.last_master {
+                Some(_) => now + self.down_interval(),
+                None => now + self.skew(),
+            });
+            self.down_cause = DOWN_TIMER_EXPIRED;
         }
     }
 
@@ -593,7 +650,7 @@ impl Instance {
 
     fn on_sync(&mut self, now: Instant, cmd: SyncCommand, out: &mut Vec<Action>) {
         match cmd {
-            SyncCommand::Master(reason) if self.state == State::Backup => {
+            SyncCommand::Master(reason) if self.state == State::Backup && !self.held => {
                 self.become_master(now, reason, out)
             }
             SyncCommand::Backup(reason) if self.state == State::Master => {

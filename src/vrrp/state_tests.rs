@@ -637,3 +637,51 @@ fn no_table_is_asked_for_under_a_higher_master_or_without_catchup() {
     lan.at(30.0);
     assert!(catchup_asked(&lan, 1).is_empty());
 }
+
+#[test]
+fn a_held_master_hands_over_at_once_and_stays_backup_until_resumed() {
+    let mut lan = Lan::new(vec![router("10.0.0.1", 100), router("10.0.0.2", 200)]);
+    lan.feed(0, Input::Start);
+    lan.feed(1, Input::Start);
+    lan.at(10.0);
+    assert_eq!(lan.state(1), State::Master);
+    assert!(
+        lan.nodes[1].peer_heard(),
+        "B heard A's adverts before it won"
+    );
+    lan.feed(1, Input::Hold(true));
+    assert_eq!(
+        lan.actions_of(1, 10.0)[..2],
+        [Action::Send(lan.nodes[1].advert(0)), Action::RemoveVips]
+    );
+    assert_eq!(lan.state(1), State::Backup);
+    lan.at(40.0);
+    // A takes over after its skew time, as after a shutdown; B, higher, does not preempt back.
+    assert_eq!(lan.became_master_at(0), Some(secs(10.609375)));
+    assert_eq!(lan.state(1), State::Backup);
+    assert!(lan.nodes[1].held());
+    lan.feed(1, Input::Hold(false));
+    lan.at(60.0);
+    assert_eq!(lan.state(1), State::Master, "resumed: preempts again");
+    assert_eq!(lan.state(0), State::Backup);
+}
+
+#[test]
+fn a_held_backup_is_not_made_master_by_its_sync_group_nor_its_timer() {
+    let mut vi = Instance::new(router("10.0.0.1", 100));
+    let t0 = Instant::now();
+    vi.handle(t0, Input::Start);
+    vi.handle(t0, Input::Hold(true));
+    assert_eq!(vi.next_deadline(), None);
+    vi.handle(
+        t0 + secs(1.0),
+        Input::Sync(crate::vrrp::sync::SyncCommand::Master("group".into())),
+    );
+    assert_eq!(vi.state(), State::Backup);
+    // Resumed without a master heard: it takes the addresses after a skew time.
+    vi.handle(t0 + secs(5.0), Input::Hold(false));
+    let d = vi.next_deadline().unwrap();
+    assert!(d <= t0 + secs(6.0));
+    vi.handle(d, Input::TimerFired);
+    assert_eq!(vi.state(), State::Master);
+}

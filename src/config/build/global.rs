@@ -236,6 +236,13 @@ pub fn build(ctx: &mut Ctx, node: &Node, g: &mut Global) {
             "state_dump_file" => g.state_dump_file = ctx.string(n, "a file path"),
             "stats_dump_file" => g.stats_dump_file = ctx.string(n, "a file path"),
             "json_dump_file" => g.json_dump_file = ctx.string(n, "a file path"),
+            "control_socket" => g.control_socket = ctx.string(n, "a path for lvsd ctl's socket"),
+            "control_group" => {
+                g.control_group = ctx.string(
+                    n,
+                    "a group whose members may look (lvsd ctl status, events)",
+                )
+            }
             "metrics_listen" => {
                 g.metrics_listen = ctx.string(n, "an address:port such as 127.0.0.1:9650")
             }

@@ -38,20 +38,7 @@ impl Default for Builder {
 impl Builder {
     pub fn new() -> Self {
         Builder {
-            cfg: Config {
-                global: Global::default(),
-                static_ipaddress: Vec::new(),
-                static_routes: Vec::new(),
-                static_rules: Vec::new(),
-                vrrp_scripts: Vec::new(),
-                track_files: Vec::new(),
-                track_processes: Vec::new(),
-                sync_groups: Vec::new(),
-                vrrp_instances: Vec::new(),
-                virtual_server_groups: Vec::new(),
-                virtual_servers: Vec::new(),
-                unsupported_blocks: Vec::new(),
-            },
+            cfg: Config::empty(),
             drafts: Vec::new(),
         }
     }

@@ -60,6 +60,23 @@ pub enum Control {
     Stop,
     /// A new, valid configuration: apply only the differences (see `vrrp::reload`).
     Reload(std::sync::Arc<Config>),
+    /// lvsd ctl vrrp INSTANCE backup|resume: hold the instance (and its sync group) BACKUP, handing
+    /// its addresses over, or let it go. A hand-over answers once another router took over.
+    Hold {
+        instance: String,
+        hold: bool,
+        force: bool,
+        reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, String>>,
+    },
+}
+
+/// A hand-over waiting for another router to take the addresses.
+struct Handover {
+    instance: String,
+    slots: Vec<usize>,
+    since: std::time::Instant,
+    deadline: std::time::Instant,
+    reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, String>>,
 }
 
 /// One running instance and what its actions need.
@@ -139,6 +156,7 @@ struct Engine {
     keep_on_stop: bool,
     /// The director following our states (sync daemon role, catch-up before preempting).
     news: Option<mpsc::UnboundedSender<News>>,
+    handovers: Vec<Handover>,
 }
 
 struct RunningScript {
@@ -198,6 +216,9 @@ async fn run_instances(
                     break;
                 }
                 Some(Control::Reload(_)) => info!("reload: still no vrrp_instance"),
+                Some(Control::Hold { reply, .. }) => {
+                    let _ = reply.send(Err("no vrrp_instance is configured".into()));
+                }
                 Some(Control::Stop) | None => return Ok(()),
             }
         }
@@ -245,6 +266,7 @@ async fn run_instances(
         ),
         keep_on_stop: false,
         news,
+        handovers: Vec::new(),
     };
     eng.rebuild_groups(Vec::new());
     for name in crate::vrrp::reload::tracked_scripts(cfg) {
@@ -271,6 +293,7 @@ async fn run_instances(
             .slots
             .iter()
             .filter_map(|s| s.vi.next_deadline())
+            .chain(eng.handovers.iter().map(|h| h.deadline))
             .min()
             .map(Instant::from_std);
         let sleep = async {
@@ -282,6 +305,7 @@ async fn run_instances(
         tokio::select! {
             c = ctl.recv() => match c {
                 Some(Control::Reload(new)) => eng.reload(new).await,
+                Some(Control::Hold { instance, hold, force, reply }) => eng.hold(instance, hold, force, reply).await,
                 Some(Control::Stop) | None => break,
             },
             Some(ev) = ev_rx.recv() => eng.on_event(ev).await,
@@ -401,6 +425,7 @@ impl Engine {
 
     async fn on_timers(&mut self) {
         let now = std::time::Instant::now();
+        self.handovers_due(now).await;
         for i in 0..self.slots.len() {
             if self.slots[i].vi.next_deadline().is_some_and(|d| d <= now) {
                 self.feed(i, Input::TimerFired).await;
@@ -438,13 +463,22 @@ impl Engine {
                     if !self.accepts_source(i, rx.src) {
                         continue;
                     }
+                    let heard = self.slots[i].vi.last_master();
                     status::emit(status::Event::AdvertReceived {
                         instance: self.slots[i].vi.name().to_string(),
                         priority: rx.payload.get(2).copied().unwrap_or(0),
                     });
                     self.feed(i, Input::Packet(rx.clone())).await;
+                    let now_heard = self.slots[i].vi.last_master();
+                    if now_heard != heard {
+                        status::emit(status::Event::VrrpMaster {
+                            instance: self.slots[i].vi.name().to_string(),
+                            master: now_heard,
+                        });
+                    }
                 }
                 self.rx_src = None;
+                self.handovers_done();
             }
             Event::Script { name, gen, ok } => {
                 let Some(st) = self.scripts.get_mut(&name).filter(|s| s.gen == gen) else {
@@ -669,7 +703,16 @@ impl Engine {
                         warn!("({name}) discarded advert: {r} (logged once per reason and peer)");
                     }
                 }
-                Action::Log(s) => info!("({name}) {s}"),
+                Action::Log(s) => {
+                    if s.starts_with("Changing effective priority") {
+                        status::emit(status::Event::VrrpPriority {
+                            instance: name.clone(),
+                            priority: self.slots[i].vi.priority(),
+                            why: s.clone(),
+                        });
+                    }
+                    info!("({name}) {s}")
+                }
                 Action::CatchUp { master } => {
                     info!("({name}) asking {master} for its connection table before preempting");
                     self.tell(News::CatchUp {
@@ -732,6 +775,119 @@ impl Engine {
                     }
                 });
             }
+        }
+    }
+
+    /// The instance named and the other members of its sync group.
+    fn with_group(&self, i: usize) -> Vec<usize> {
+        let mut out = vec![i];
+        for g in &self.groups {
+            if g.members.contains(&Some(i)) {
+                out.extend(g.members.iter().flatten().filter(|j| **j != i));
+            }
+        }
+        out
+    }
+
+    async fn hold(
+        &mut self,
+        instance: String,
+        hold: bool,
+        force: bool,
+        reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, String>>,
+    ) {
+        let Some(i) = self.slots.iter().position(|s| s.vi.name() == instance) else {
+            let _ = reply.send(Err(format!("no vrrp_instance '{instance}'")));
+            return;
+        };
+        let slots = self.with_group(i);
+        let names: Vec<String> = slots
+            .iter()
+            .map(|&j| self.slots[j].vi.name().to_string())
+            .collect();
+        if hold && !force && !slots.iter().any(|&j| self.slots[j].vi.peer_heard()) {
+            let _ = reply.send(Err(format!(
+                "({instance}) no other router was heard since lvsd started, so nobody may take the addresses; use --force to hand them over anyway"
+            )));
+            return;
+        }
+        let masters = slots
+            .iter()
+            .filter(|&&j| self.slots[j].vi.state() == State::Master)
+            .count();
+        for &j in &slots {
+            info!(
+                "({}) {} by lvsd ctl",
+                self.slots[j].vi.name(),
+                if hold { "held BACKUP" } else { "resumed" }
+            );
+            self.feed(j, Input::Hold(hold)).await;
+            status::emit(status::Event::VrrpHeld {
+                instance: self.slots[j].vi.name().to_string(),
+                held: hold,
+            });
+        }
+        if !hold || masters == 0 {
+            let _ = reply.send(Ok(serde_json::json!({
+                "instances": names, "held": hold, "handed_over": false,
+            })));
+            return;
+        }
+        // Answered once another router advertises as master, or undone after its down interval.
+        let vi = &self.slots[i].vi;
+        let wait = vi.master_adver_int() * 4 + Duration::from_secs(1);
+        let now = std::time::Instant::now();
+        self.handovers.push(Handover {
+            instance,
+            slots,
+            since: now,
+            deadline: now + wait,
+            reply,
+        });
+    }
+
+    /// Hand-overs whose instances now hear another master.
+    fn handovers_done(&mut self) {
+        let slots = &self.slots;
+        let (done, waiting): (Vec<Handover>, Vec<Handover>) = std::mem::take(&mut self.handovers)
+            .into_iter()
+            .partition(|h| h.slots.iter().all(|&j| slots[j].vi.last_master().is_some()));
+        self.handovers = waiting;
+        for h in done {
+            let master = self.slots[h.slots[0]].vi.last_master();
+            let _ = h.reply.send(Ok(serde_json::json!({
+                "instances": h.slots.iter().map(|&j| self.slots[j].vi.name()).collect::<Vec<_>>(),
+                "held": true,
+                "handed_over": true,
+                "new_master": master.map(|a| a.to_string()),
+                "after_seconds": h.since.elapsed().as_secs_f64(),
+            })));
+        }
+    }
+
+    /// Hand-overs nobody took: the instances take their addresses back.
+    async fn handovers_due(&mut self, now: std::time::Instant) {
+        let (due, waiting): (Vec<Handover>, Vec<Handover>) = std::mem::take(&mut self.handovers)
+            .into_iter()
+            .partition(|h| h.deadline <= now);
+        self.handovers = waiting;
+        for h in due {
+            warn!(
+                "({}) no router took the addresses over; resuming",
+                h.instance
+            );
+            for &j in &h.slots {
+                self.feed(j, Input::Hold(false)).await;
+                status::emit(status::Event::VrrpHeld {
+                    instance: self.slots[j].vi.name().to_string(),
+                    held: false,
+                });
+            }
+            let _ = h.reply.send(Err(format!(
+                "({}) no router took the addresses within {:.1} s; the instance was resumed and takes them back",
+                h.instance,
+                (h.deadline - h.since).as_secs_f64()
+            )));
         }
     }
 
