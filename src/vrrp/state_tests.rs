@@ -642,13 +642,11 @@ fn no_table_is_asked_for_under_a_higher_master_or_without_catchup() {
 fn a_held_master_hands_over_at_once_and_stays_backup_until_resumed() {
     let mut lan = Lan::new(vec![router("10.0.0.1", 100), router("10.0.0.2", 200)]);
     lan.feed(0, Input::Start);
+    lan.at(5.0);
     lan.feed(1, Input::Start);
     lan.at(10.0);
     assert_eq!(lan.state(1), State::Master);
-    assert!(
-        lan.nodes[1].peer_heard(),
-        "B heard A's adverts before it won"
-    );
+    assert!(lan.nodes[1].peer_heard(), "B preempted A: it heard it");
     lan.feed(1, Input::Hold(true));
     assert_eq!(
         lan.actions_of(1, 10.0)[..2],
@@ -658,6 +656,14 @@ fn a_held_master_hands_over_at_once_and_stays_backup_until_resumed() {
     lan.at(40.0);
     // A takes over after its skew time, as after a shutdown; B, higher, does not preempt back.
     assert_eq!(lan.became_master_at(0), Some(secs(10.609375)));
+    let mut fresh = Lan::new(vec![router("10.0.0.1", 100), router("10.0.0.2", 200)]);
+    fresh.feed(0, Input::Start);
+    fresh.feed(1, Input::Start);
+    fresh.at(10.0);
+    assert!(
+        !fresh.nodes[1].peer_heard(),
+        "started together, B won before A ever advertised"
+    );
     assert_eq!(lan.state(1), State::Backup);
     assert!(lan.nodes[1].held());
     lan.feed(1, Input::Hold(false));
