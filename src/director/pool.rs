@@ -95,6 +95,9 @@ impl Pool {
         let sorry_mode = !self.quorum_up && self.vs().sorry_server.is_some();
         let mut out = Vec::new();
         for (rs, st) in self.vs().real_servers.iter().zip(&self.rs) {
+            if rs.kernel_refuses() {
+                continue;
+            }
             if st.alive && !sorry_mode {
                 out.push(destination(rs, st.weight));
             } else if rs.inhibit_on_failure {
@@ -119,11 +122,15 @@ fn proto_name(p: Protocol) -> &'static str {
     p.name()
 }
 
-/// A destination as programmed in service `key`: keepalived programs port 0 for a fwmark service's
-/// non-NAT destinations (only NAT rewrites the port); seen in the kernel lab.
+/// A destination as programmed in service `key`: only NAT rewrites the port, so keepalived programs
+/// a non-NAT destination with the service's port (port 0 for a fwmark service); seen in the kernel
+/// lab, also for group entries.
 fn on_service(key: &ServiceKey, mut d: Destination) -> Destination {
-    if matches!(key, ServiceKey::Fwmark { .. }) && d.forward != ipvs::Forward::Masq {
-        d.port = 0;
+    if d.forward != ipvs::Forward::Masq {
+        d.port = match key {
+            ServiceKey::Fwmark { .. } => 0,
+            ServiceKey::Addr { port, .. } => *port,
+        };
     }
     d
 }

@@ -8,16 +8,13 @@ use super::packet::{Auth, Family, Version};
 use super::params::{GarpParams, InitialState, InstanceParams};
 use crate::config::model::{self, AuthType, Config, VrrpInstance};
 
-/// Address family of an instance: that of its first virtual address (keepalived's rule), else
-/// of its configured source address, else IPv4.
+/// Address family of an instance (see [`VrrpInstance::is_ipv6`]).
 pub fn family(inst: &VrrpInstance) -> Family {
-    inst.virtual_ipaddress
-        .first()
-        .map(|a| a.addr)
-        .or(inst.unicast_src_ip)
-        .or(inst.mcast_src_ip)
-        .map(Family::of)
-        .unwrap_or(Family::V4)
+    if inst.is_ipv6() {
+        Family::V6
+    } else {
+        Family::V4
+    }
 }
 
 /// The interface an instance runs on: its own, else global_defs default_interface.
