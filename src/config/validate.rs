@@ -489,6 +489,12 @@ fn group_options(ctx: &mut Ctx, vs: &mut VirtualServer, g: &VirtualServerGroup) 
         ));
         vs.persistence_timeout = Some(360);
     }
+    if vs.persistence_granularity.take().is_some() {
+        // keepalived 2.2.7 writes the full netmask into every group entry's service.
+        ctx.warn(vs.span, format!(
+            "virtual_server group {name}: keepalived 2.2.7 does not apply persistence_granularity to a group's services; ignored, as keepalived does"
+        ));
+    }
     if has_marks && vs.ha_suspend {
         ctx.warn(vs.span, format!(
             "virtual_server group {name}: ha_suspend does not work with fwmark entries; ignored, as keepalived does"

@@ -162,15 +162,21 @@ impl Director {
                         weight: r.weight,
                     })
                     .collect();
-                // keepalived starts every service with quorum and judges it again only when a real server
-                // changes state (seen in the kernel lab: quorum 5 with a total weight of 1 keeps its
-                // real server until a check fails).
+                // keepalived judges the quorum once at start (live weight against quorum plus
+                // hysteresis, set_quorum_states) and again only when a real server changes state
+                // (seen in the kernel lab: quorum 5 hysteresis 9 over a weight of 2 is settled to
+                // 2 and 1, and starts on the sorry server).
+                let live: u64 = rs
+                    .iter()
+                    .filter(|r| r.alive)
+                    .map(|r| u64::from(r.weight))
+                    .sum();
                 Pool {
                     cfg: cfg.clone(),
                     index,
                     keys: service_keys(vs, &cfg.virtual_server_groups),
                     rs,
-                    quorum_up: true,
+                    quorum_up: live >= u64::from(vs.quorum) + u64::from(vs.hysteresis),
                 }
             })
             .collect();
