@@ -214,7 +214,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             if http.urls.is_empty() {
                 ctx.err(
                     node.span(),
-                    format!("{kw}: expected at least one 'url {{ path ... }}' block"),
+                    format!("{kw}: expected at least one 'url {{ path ... }}' block (keepalived 2.2.7 crashes on a checker without one)"),
                 );
             }
             http.virtualhost = inh.virtualhost.clone();
@@ -407,7 +407,10 @@ fn url(ctx: &mut Ctx, node: &Node) -> Option<Url> {
         }
     }
     if u.path.is_empty() {
-        ctx.err(node.span(), "url: expected a 'path' line");
+        ctx.warn(
+            node.span(),
+            "url: no 'path' line; the url is ignored, as keepalived does",
+        );
         return None;
     }
     Some(u)
