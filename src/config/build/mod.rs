@@ -152,14 +152,15 @@ fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpIns
     i.down_timer_adverts = d.down_timer_adverts.unwrap_or(g.vrrp_down_timer_adverts);
     i.check_unicast_src |= g.vrrp_check_unicast_src;
     if i.interface.is_none() {
-        ctx.warn(
+        // keepalived 2.2.7 stops on it ("Unknown interface!"), with or without default_interface
+        // and unicast peers: an instance without its interface would run on a guess.
+        ctx.err(
             i.span,
             format!(
-                "vrrp_instance {}: no 'interface'; using default_interface {}",
-                i.name, g.default_interface
+                "vrrp_instance {}: expected 'interface NAME' (keepalived refuses an instance without one; default_interface is only for static addresses)",
+                i.name
             ),
         );
-        i.interface = Some(g.default_interface.clone());
     }
     let given = settle::Given {
         spans: &d.spans,
