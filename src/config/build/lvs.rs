@@ -439,6 +439,11 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
                     }
                 }
             }
+            // keepalived applies these to the sorry_server given so far only.
+            "sorry_server_inhibit" | "sorry_server_lvs_method" if sorry.is_none() => ctx.warn(
+                n.span(),
+                format!("'{kw}' before or without sorry_server; ignored, as keepalived does"),
+            ),
             "sorry_server_inhibit" => set(&mut sorry_inhibit, ctx.flag(n)),
             "sorry_server_lvs_method" => sorry_method = lvs_method(ctx, n),
             _ if inherit.keyword(ctx, n) => {}

@@ -406,6 +406,26 @@ pub fn real_servers(ctx: &mut Ctx, vs: &mut VirtualServer, spans: &KeywordSpans)
         }
         true
     });
+    let tunnelled = |m: Option<LvsMethod>| matches!(m, Some(LvsMethod::Tun { .. }));
+    if let Some(sorry) = vs
+        .sorry_server
+        .as_ref()
+        .filter(|s| !tunnelled(s.lvs_method))
+    {
+        let v4 = *ipv4.get_or_insert(sorry.ip.is_ipv4());
+        if v4 != sorry.ip.is_ipv4() {
+            ctx.warn(
+                spans.any_or(&["sorry_server"], vs.span),
+                format!(
+                    "sorry_server {} is {} but the service is {}; ignored, as keepalived does",
+                    sorry.ip,
+                    family_name(sorry.ip.is_ipv4()),
+                    family_name(v4)
+                ),
+            );
+            vs.sorry_server = None;
+        }
+    }
     let service_port = match &vs.key {
         VsKey::Addr { port, .. } => Some(*port),
         VsKey::Fwmark { .. } => Some(0),
