@@ -607,6 +607,61 @@ fn interop_v3_ipv6_with_keepalived() {
     );
 }
 
+/// `version 2` with IPv6 addresses outside strict mode: keepalived 2.2.7 runs VRRPv2 over IPv6 (no
+/// authentication data, the IPv6 pseudo-header in the checksum), and so does lvsd, so the two elect
+/// one master.
+#[test]
+fn interop_v2_over_ipv6_with_keepalived() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::200";
+    let v2v6 = |priority: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 62\n version 2\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n {VIP6}/64\n }}\n}}\n"
+        )
+    };
+    let mut lab = Lab::new(2);
+    let l = lab.lvsd(0, &v2v6(150));
+    let ka = lab.keepalived(1, &v2v6(100));
+    assert!(
+        // IPv6 link-local addresses take a while to become usable in a fresh namespace.
+        lab.wait_holder(VIP6, 0, Duration::from_secs(5) + v2_takeover_limit(150))
+            .is_some(),
+        "lvsd (150) is master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 0, Duration::from_secs(3));
+    // keepalived may be master first (lvsd waits for its link-local address): it steps down on
+    // lvsd's advert, which it accepts.
+    let klog = lab.log(ka);
+    assert!(
+        !klog.contains("Entering MASTER STATE")
+            || klog.contains("with higher priority 150, ours 100"),
+        "keepalived hears lvsd's VRRPv2 adverts over IPv6:\n{}",
+        lab.all_logs()
+    );
+    lab.signal(l, libc::SIGTERM);
+    assert!(
+        lab.wait_holder(VIP6, 1, Duration::from_secs(3)).is_some(),
+        "keepalived takes over on lvsd's priority 0 advert; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(l);
+    let l2 = lab.lvsd(0, &v2v6(90));
+    assert!(
+        lab.wait_log(l2, "Entering BACKUP STATE", 1, Duration::from_secs(5)),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 1, v2_takeover_limit(90));
+    assert!(
+        !lab.log(l2).contains("discarded advert"),
+        "lvsd accepts keepalived's VRRPv2 adverts over IPv6:\n{}",
+        lab.log(l2)
+    );
+}
+
 #[test]
 fn sync_group_follows_a_track_file_fault_of_one_member() {
     if !can_run() {

@@ -247,7 +247,7 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
         if i.is_ipv6() && i.version == 2 {
             ctx.warn(
                 i.span,
-                format!("vrrp_instance {name}: VRRPv2 over IPv6 is not standard; use 'version 3'"),
+                format!("vrrp_instance {name}: VRRPv2 over IPv6 is not standard (keepalived 2.2.7 runs it, and so does lvsd); use 'version 3'"),
             );
         }
     }

@@ -93,8 +93,9 @@ pub fn instance_params(inst: &VrrpInstance, primary: IpAddr) -> InstanceParams {
         advertised_vips(inst),
     );
     p.family = family(inst);
-    p.version = match (inst.version, p.family) {
-        (_, Family::V6) | (3, _) => Version::V3,
+    // VRRPv2 over IPv6 too when the file says version 2, as keepalived runs it (outside strict mode).
+    p.version = match inst.version {
+        3 => Version::V3,
         _ => Version::V2,
     };
     p.priority = inst.priority;

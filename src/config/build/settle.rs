@@ -213,6 +213,10 @@ fn settle_auth(
         Some("auth_type without auth_pass")
     } else if kind == AuthType::Ah && i.is_ipv6() {
         Some("AH authentication does not work with IPv6")
+    } else if i.is_ipv6() {
+        // keepalived 2.2.7 sends VRRPv2 over IPv6 without the password, and reads "the password"
+        // at an offset of the IPv4 header it does not have: PASS there cannot work.
+        Some("VRRPv2 over IPv6 carries no password (keepalived 2.2.7 sends none)")
     } else {
         None
     };
