@@ -506,6 +506,9 @@ pub struct VrrpInstance {
     pub sync_group: Option<String>,
     #[serde(skip)]
     pub span: Span,
+    /// Where virtual_router_id is, for diagnostics.
+    #[serde(skip)]
+    pub vrid_span: Span,
 }
 
 impl VrrpInstance {

@@ -293,7 +293,7 @@ fn vrid_conflicts(ctx: &mut Ctx, cfg: &Config) {
             } else {
                 "with the same source and a common unicast peer".to_string()
             };
-            ctx.err(b.span, format!(
+            ctx.err(b.vrid_span, format!(
                 "vrrp_instance {}: virtual_router_id {} is already used by {} on {} for the same address family {how} (keepalived refuses it too)",
                 b.name,
                 b.virtual_router_id,
@@ -419,20 +419,6 @@ fn virtual_servers(ctx: &mut Ctx, cfg: &mut Config) {
         true
     });
     merge_duplicates(ctx, &mut cfg.virtual_servers);
-    for vs in &cfg.virtual_servers {
-        let v4 = match &vs.key {
-            VsKey::Addr { ip, .. } => Some(ip.is_ipv4()),
-            VsKey::Group { name } => groups.iter().find(|g| &g.name == name).and_then(group_ipv4),
-            VsKey::Fwmark { .. } => None,
-        };
-        if let (Some(g), Some(v4)) = (&vs.persistence_granularity, v4) {
-            // keepalived reads a prefix length as an IPv4 netmask (64 -> 0.0.0.64) and falls back
-            // to none for a netmask on IPv6: a malformed value, refused like the others.
-            if g.contains('.') != v4 {
-                ctx.err(vs.span, format!("virtual_server {}: persistence_granularity {g} does not fit the address family (IPv4 takes a netmask, IPv6 a prefix length)", label(vs)));
-            }
-        }
-    }
 }
 
 /// The family of a group's addresses, if it has any.

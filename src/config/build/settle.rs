@@ -341,6 +341,13 @@ pub fn virtual_server_options(
         );
         vs.ops = false;
     }
+    if let (Some(g), VsKey::Addr { ip, .. }) = (&vs.persistence_granularity, &vs.key) {
+        // keepalived reads a prefix length as an IPv4 netmask (24 -> 0.0.0.24) and falls back to
+        // none for a netmask on IPv6: a malformed value, refused like the others.
+        if g.contains('.') != ip.is_ipv4() {
+            ctx.err(at("persistence_granularity"), format!("persistence_granularity {g} does not fit the address family of {ip} (IPv4 takes a netmask, IPv6 a prefix length)"));
+        }
+    }
     if matches!(vs.key, VsKey::Addr { port: 0, .. }) && vs.persistence_timeout.is_none() {
         ctx.warn(
             vs.span,

@@ -458,6 +458,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             linkbeat_use_polling: false,
             sync_group: None,
             span: node.span(),
+            vrid_span: node.span(),
         },
         version: None,
         vrid_set: false,
@@ -501,6 +502,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             }
             "interface" => i.interface = ctx.string(n, "an interface name"),
             "virtual_router_id" => {
+                i.vrid_span = n.span();
                 if let Some(v) = ctx.u8v(n, 1, 255) {
                     i.virtual_router_id = v;
                 }
