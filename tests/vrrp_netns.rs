@@ -255,6 +255,110 @@ fn interop_v2_pass_with_keepalived_both_ways() {
     );
 }
 
+/// The pair of a widely copied tutorial: vrrp_strict, PASS authentication, the master with
+/// `state MASTER` at priority 100. keepalived 2.2.7 runs it without authentication and starts the
+/// master as BACKUP (strict mode allows neither); lvsd does the same, so the two elect one master.
+fn strict_tutorial(state: &str, priority: u8) -> String {
+    format!(
+        "global_defs {{\n vrrp_strict\n}}\nvrrp_instance VI_1 {{\n state {state}\n interface eth0\n virtual_router_id 51\n priority {priority}\n advert_int 1\n authentication {{\n auth_type PASS\n auth_pass 1111\n }}\n virtual_ipaddress {{\n {VIP}/24\n }}\n}}\n"
+    )
+}
+
+#[test]
+fn strict_tutorial_pair_runs_unauthenticated_and_starts_backup_like_keepalived() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let ka = lab.keepalived(1, &strict_tutorial("BACKUP", 90));
+    let l = lab.lvsd(0, &strict_tutorial("MASTER", 100));
+    assert!(
+        lab.wait_holder(VIP, 0, v2_takeover_limit(100)).is_some(),
+        "lvsd (100) becomes master; logs:\n{}",
+        lab.all_logs()
+    );
+    let first_state = lab
+        .log(l)
+        .lines()
+        .find(|line| line.contains("Entering"))
+        .map(str::to_string);
+    assert!(
+        first_state
+            .as_deref()
+            .is_some_and(|s| s.contains("(VI_1) Entering BACKUP STATE")),
+        "strict mode starts a non-owner as BACKUP, as keepalived: {first_state:?}\n{}",
+        lab.log(l)
+    );
+    // keepalived hears lvsd's adverts (no authentication, as its own) and stays backup.
+    lab.assert_stays(VIP, 0, Duration::from_secs(3));
+    assert!(
+        !lab.log(ka).contains("Entering MASTER STATE"),
+        "{}",
+        lab.all_logs()
+    );
+    // And the other way: keepalived master, lvsd as the tutorial's backup accepts its adverts.
+    lab.signal(l, libc::SIGTERM);
+    assert!(
+        lab.wait_holder(VIP, 1, Duration::from_secs(3)).is_some(),
+        "keepalived takes over; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(l);
+    let l2 = lab.lvsd(0, &strict_tutorial("BACKUP", 80));
+    assert!(
+        lab.wait_log(l2, "Entering BACKUP STATE", 1, Duration::from_secs(5)),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP, 1, Duration::from_secs(3) + v2_takeover_limit(80));
+    assert!(
+        !lab.log(l2).contains("discarded advert"),
+        "lvsd accepts keepalived's unauthenticated adverts:\n{}",
+        lab.log(l2)
+    );
+}
+
+fn unicast_instance(name: &str, priority: u8, peer: &str, vip: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n interface eth0\n virtual_router_id 51\n priority {priority}\n advert_int 1\n unicast_peer {{\n {peer}\n }}\n virtual_ipaddress {{\n {vip}/24\n }}\n}}\n"
+    )
+}
+
+/// One VRID on one interface for two unicast instances with different peers (keepalived allows it
+/// and tells the adverts apart by their sender): each lvsd instance hears only its own peer.
+#[test]
+fn two_unicast_instances_share_a_vrid_and_each_hears_its_own_peer() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let (vip_a, vip_b) = ("10.9.0.101", "10.9.0.102");
+    let mut lab = Lab::new(3);
+    let l = lab.lvsd(
+        0,
+        &(unicast_instance("VI_A", 200, "10.9.0.2", vip_a)
+            + &unicast_instance("VI_B", 50, "10.9.0.3", vip_b)),
+    );
+    lab.keepalived(1, &unicast_instance("VI_A", 100, "10.9.0.1", vip_a));
+    lab.keepalived(2, &unicast_instance("VI_B", 100, "10.9.0.1", vip_b));
+    assert!(
+        lab.wait_holder(vip_a, 0, v2_takeover_limit(200)).is_some()
+            && lab.wait_holder(vip_b, 2, v2_takeover_limit(100)).is_some(),
+        "lvsd's VI_A (200) and node 2's VI_B (100) are masters; logs:\n{}",
+        lab.all_logs()
+    );
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        assert_eq!(lab.holders(vip_a), [0], "{}", lab.all_logs());
+        assert_eq!(lab.holders(vip_b), [2], "{}", lab.all_logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !lab.log(l).contains("discarded advert"),
+        "each instance gets only its own peer's adverts:\n{}",
+        lab.log(l)
+    );
+}
+
 #[test]
 fn interop_v3_fast_adverts_with_keepalived_both_ways() {
     if !can_run() || !keepalived_available() {
@@ -500,6 +604,61 @@ fn interop_v3_ipv6_with_keepalived() {
         lab.wait_holder(VIP6, 0, Duration::from_secs(8)).is_some(),
         "lvsd preempts keepalived over IPv6; logs:\n{}",
         lab.all_logs()
+    );
+}
+
+/// `version 2` with IPv6 addresses outside strict mode: keepalived 2.2.7 runs VRRPv2 over IPv6 (no
+/// authentication data, the IPv6 pseudo-header in the checksum), and so does lvsd, so the two elect
+/// one master.
+#[test]
+fn interop_v2_over_ipv6_with_keepalived() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::200";
+    let v2v6 = |priority: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 62\n version 2\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n {VIP6}/64\n }}\n}}\n"
+        )
+    };
+    let mut lab = Lab::new(2);
+    let l = lab.lvsd(0, &v2v6(150));
+    let ka = lab.keepalived(1, &v2v6(100));
+    assert!(
+        // IPv6 link-local addresses take a while to become usable in a fresh namespace.
+        lab.wait_holder(VIP6, 0, Duration::from_secs(5) + v2_takeover_limit(150))
+            .is_some(),
+        "lvsd (150) is master; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 0, Duration::from_secs(3));
+    // keepalived may be master first (lvsd waits for its link-local address): it steps down on
+    // lvsd's advert, which it accepts.
+    let klog = lab.log(ka);
+    assert!(
+        !klog.contains("Entering MASTER STATE")
+            || klog.contains("with higher priority 150, ours 100"),
+        "keepalived hears lvsd's VRRPv2 adverts over IPv6:\n{}",
+        lab.all_logs()
+    );
+    lab.signal(l, libc::SIGTERM);
+    assert!(
+        lab.wait_holder(VIP6, 1, Duration::from_secs(3)).is_some(),
+        "keepalived takes over on lvsd's priority 0 advert; logs:\n{}",
+        lab.all_logs()
+    );
+    lab.wait_exit(l);
+    let l2 = lab.lvsd(0, &v2v6(90));
+    assert!(
+        lab.wait_log(l2, "Entering BACKUP STATE", 1, Duration::from_secs(5)),
+        "{}",
+        lab.all_logs()
+    );
+    lab.assert_stays(VIP6, 1, v2_takeover_limit(90));
+    assert!(
+        !lab.log(l2).contains("discarded advert"),
+        "lvsd accepts keepalived's VRRPv2 adverts over IPv6:\n{}",
+        lab.log(l2)
     );
 }
 

@@ -32,6 +32,8 @@ pub enum EventKind {
     Down,
     /// The weight the real server should have now (misc_dynamic, FILE_CHECK).
     Weight(u32),
+    /// Every checker of the real server has come to its first verdict (once per start).
+    Checked,
 }
 
 /// A checker ready to run.
@@ -198,6 +200,8 @@ struct Slot {
     /// Index into `Scheduler::servers`, and this checker's index among that server's checkers.
     server: u32,
     idx: u32,
+    /// No verdict yet (a retry is none).
+    unjudged: bool,
 }
 
 struct Server {
@@ -205,6 +209,8 @@ struct Server {
     rs: usize,
     name: Box<str>,
     state: RsState,
+    /// Checkers still without their first verdict.
+    unjudged: u32,
 }
 
 type Running = Pin<Box<dyn Future<Output = (u32, Outcome, Duration)> + Send>>;
@@ -272,6 +278,7 @@ impl Scheduler {
                     log_all_failures: c.log_all_failures,
                     server,
                     idx: idx as u32,
+                    unjudged: true,
                 });
             }
             sched.servers.push(Server {
@@ -279,6 +286,7 @@ impl Scheduler {
                 rs: rs.rs,
                 name: rs.name.into_boxed_str(),
                 state: RsState::new(rs.weight, &alphas),
+                unjudged: alphas.len() as u32,
             });
         }
         sched.slots.shrink_to_fit();
@@ -399,7 +407,21 @@ impl Scheduler {
         let slot = &mut self.slots[id as usize];
         let timing = *slot.core.timing();
         let mut out = Vec::new();
-        for a in slot.core.handle(now.into_std(), Input::Result(outcome)) {
+        let actions = slot.core.handle(now.into_std(), Input::Result(outcome));
+        if slot.unjudged && !actions.iter().any(|a| matches!(a, Action::Retry { .. })) {
+            slot.unjudged = false;
+            let s = &mut self.servers[slot.server as usize];
+            s.unjudged = s.unjudged.saturating_sub(1);
+            if s.unjudged == 0 {
+                out.push(CheckEvent {
+                    vs: s.vs,
+                    rs: s.rs,
+                    kind: EventKind::Checked,
+                    reason: String::new(),
+                });
+            }
+        }
+        for a in actions {
             match &a {
                 Action::Arm(at) => self.queue.push(Reverse((Instant::from_std(*at), id))),
                 Action::Run => {}
@@ -452,6 +474,7 @@ fn event(s: &Server, e: RsEvent, initial: bool) -> CheckEvent {
         RsEvent::Weight { weight, reason } => (EventKind::Weight(weight), reason),
     };
     match kind {
+        EventKind::Checked => {}
         _ if initial => tracing::debug!("Real server {name}: {reason} ({kind:?})"),
         EventKind::Up => tracing::info!("Real server {name} is up: {reason}"),
         EventKind::Down => tracing::warn!("Real server {name} is down: {reason}"),

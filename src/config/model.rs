@@ -220,6 +220,8 @@ pub struct LvsSyncDaemon {
     pub port: Option<u16>,
     pub ttl: Option<u8>,
     pub group: Option<IpAddr>,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 /// The `net.ipv4.vs.*` settings that decide what the sync daemons send and how a director treats a
@@ -499,6 +501,9 @@ pub struct SyncGroup {
     pub smtp_alert: Option<bool>,
     pub global_tracking: bool,
     pub sync_group_tracking_weight: bool,
+    /// Where each name of `group` stands.
+    #[serde(skip)]
+    pub member_spans: Vec<Span>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -538,6 +543,8 @@ pub struct UnicastPeer {
     pub addr: IpAddr,
     pub min_ttl: Option<u8>,
     pub max_ttl: Option<u8>,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -600,6 +607,24 @@ pub struct VrrpInstance {
     pub sync_group: Option<String>,
     #[serde(skip)]
     pub span: Span,
+    /// Where virtual_router_id is, for diagnostics.
+    #[serde(skip)]
+    pub vrid_span: Span,
+}
+
+impl VrrpInstance {
+    /// The instance's address family (keepalived's rule): that of its addresses, which the builder
+    /// keeps to one family; IPv4 when it names none.
+    pub fn is_ipv6(&self) -> bool {
+        self.virtual_ipaddress
+            .first()
+            .map(|a| a.addr)
+            .or(self.unicast_src_ip)
+            .or(self.mcast_src_ip)
+            .or(self.unicast_peer.first().map(|p| p.addr))
+            .or(self.mcast_dst_ip)
+            .map_or(self.native_ipv6, |a| a.is_ipv6())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -745,6 +770,14 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
     #[serde(skip)]
     pub span: Span,
+}
+
+impl RealServer {
+    /// The kernel refuses a destination whose lower connection threshold is above its upper one
+    /// (ERANGE; an upper threshold of 0 means none, and counts as 0); keepalived then runs without it.
+    pub fn kernel_refuses(&self) -> bool {
+        self.lthreshold > self.uthreshold
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

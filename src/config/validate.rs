@@ -1,5 +1,7 @@
 //! Checks across blocks: references between them, duplicates, and settings that only make sense
-//! together. Errors are for what cannot work; questionable but usable settings are warnings.
+//! together. keepalived 2.2.7 resolves most of these when it starts (a duplicate block is skipped,
+//! a reference to nothing is ignored, ...); lvsd does the same, with a warning naming the place, so
+//! a configuration keepalived runs runs. Errors are kept for what keepalived refuses too.
 
 use super::diag::Span;
 use super::model::*;
@@ -8,43 +10,57 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
-    names_unique(
+    // Blocks keepalived drops before it resolves names: no script, no file.
+    cfg.vrrp_scripts.retain(|s| !s.script.command.is_empty());
+    cfg.track_files.retain(|f| !f.file.is_empty());
+    cfg.sync_groups.retain(|g| !g.group.is_empty());
+    first_of_each_name(
         ctx,
-        cfg.vrrp_scripts.iter().map(|s| (s.name.as_str(), s.span)),
+        &mut cfg.vrrp_scripts,
+        |s| (&s.name, s.span),
         "vrrp_script",
     );
-    names_unique(
+    first_of_each_name(
         ctx,
-        cfg.track_files.iter().map(|s| (s.name.as_str(), s.span)),
+        &mut cfg.track_files,
+        |s| (&s.name, s.span),
         "track_file",
     );
-    names_unique(
+    first_of_each_name(
         ctx,
-        cfg.vrrp_instances.iter().map(|s| (s.name.as_str(), s.span)),
+        &mut cfg.track_processes,
+        |s| (&s.name, s.span),
+        "vrrp_track_process",
+    );
+    first_of_each_name(
+        ctx,
+        &mut cfg.vrrp_instances,
+        |s| (&s.name, s.span),
         "vrrp_instance",
     );
-    names_unique(
+    first_of_each_name(
         ctx,
-        cfg.sync_groups.iter().map(|s| (s.name.as_str(), s.span)),
+        &mut cfg.sync_groups,
+        |s| (&s.name, s.span),
         "vrrp_sync_group",
     );
-    names_unique(
+    first_of_each_name(
         ctx,
-        cfg.virtual_server_groups
-            .iter()
-            .map(|s| (s.name.as_str(), s.span)),
+        &mut cfg.virtual_server_groups,
+        |s| (&s.name, s.span),
         "virtual_server_group",
     );
     instances(ctx, cfg, check_machine);
     sync_groups(ctx, cfg);
     virtual_servers(ctx, cfg);
     if let Some(d) = &cfg.global.lvs_sync_daemon {
-        if let Some(inst) = &d.instance {
-            if !cfg.vrrp_instances.iter().any(|i| &i.name == inst) {
-                ctx.err(
-                    Span::default(),
-                    format!("lvs_sync_daemon: vrrp_instance '{inst}' is not defined"),
+        if let Some(inst) = d.instance.as_deref() {
+            if !cfg.vrrp_instances.iter().any(|i| i.name == inst) {
+                ctx.warn(
+                    d.span,
+                    format!("lvs_sync_daemon: vrrp_instance '{inst}' is not defined; no sync daemon is run, as keepalived clears it"),
                 );
+                cfg.global.lvs_sync_daemon = None;
             }
         }
     }
@@ -62,21 +78,69 @@ pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     }
 }
 
-fn names_unique<'a>(ctx: &mut Ctx, items: impl Iterator<Item = (&'a str, Span)>, what: &str) {
-    let mut seen: HashMap<&str, Span> = HashMap::new();
-    for (name, span) in items {
-        if let Some(first) = seen.get(name) {
-            ctx.err(
-                span,
+/// keepalived skips a block whose name is taken (vrrp_instance, vrrp_sync_group) or only ever finds
+/// the first of that name (vrrp_script, track_file, virtual_server_group): the later one is ignored.
+fn first_of_each_name<T>(
+    ctx: &mut Ctx,
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> (&String, Span),
+    what: &str,
+) {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    items.retain(|item| {
+        let (name, span) = key(item);
+        match seen.get(name) {
+            Some(first) => {
+                ctx.warn(
+                    span,
+                    format!(
+                        "{what} {name} is defined twice (first at line {}); this one is ignored, as keepalived does",
+                        first.line
+                    ),
+                );
+                false
+            }
+            None => {
+                seen.insert(name.clone(), span);
+                true
+            }
+        }
+    });
+}
+
+/// Tracks naming nothing, or naming what the list already tracks, are ignored (as keepalived).
+fn known_tracks(
+    ctx: &mut Ctx,
+    owner: &str,
+    tracks: &mut Vec<Track>,
+    known: &HashSet<&str>,
+    kw: &str,
+    block: &str,
+) {
+    let mut seen = HashSet::new();
+    tracks.retain(|t| {
+        if !known.contains(t.name.as_str()) {
+            ctx.warn(
+                t.span,
                 format!(
-                    "{what} {name} is defined twice (first at line {})",
-                    first.line
+                    "{owner}: {kw} '{}' names no {block}; ignored, as keepalived does",
+                    t.name
                 ),
             );
+            false
+        } else if !seen.insert(t.name.clone()) {
+            ctx.warn(
+                t.span,
+                format!(
+                    "{owner}: {kw} '{}' is listed twice; the second is ignored, as keepalived does",
+                    t.name
+                ),
+            );
+            false
         } else {
-            seen.insert(name, span);
+            true
         }
-    }
+    });
 }
 
 fn interface_exists(name: &str) -> bool {
@@ -128,47 +192,38 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
         .iter()
         .map(|s| s.name.as_str())
         .collect();
-    let mut vrids: HashMap<(String, u8, bool), (String, Span)> = HashMap::new();
     let local = if check_machine && cfg.vrrp_instances.iter().any(|i| i.priority == 255) {
         local_addresses()
     } else {
         HashSet::new()
     };
-    for i in &cfg.vrrp_instances {
+    for i in &mut cfg.vrrp_instances {
+        let owner = format!("vrrp_instance {}", i.name);
+        known_tracks(
+            ctx,
+            &owner,
+            &mut i.track_script,
+            &scripts,
+            "track_script",
+            "vrrp_script",
+        );
+        known_tracks(
+            ctx,
+            &owner,
+            &mut i.track_file,
+            &files,
+            "track_file",
+            "track_file block",
+        );
+        known_tracks(
+            ctx,
+            &owner,
+            &mut i.track_process,
+            &procs,
+            "track_process",
+            "vrrp_track_process",
+        );
         let name = &i.name;
-        for t in &i.track_script {
-            if !scripts.contains(t.name.as_str()) {
-                ctx.err(
-                    t.span,
-                    format!(
-                        "vrrp_instance {name}: track_script '{}' names no vrrp_script",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &i.track_file {
-            if !files.contains(t.name.as_str()) {
-                ctx.err(
-                    t.span,
-                    format!(
-                        "vrrp_instance {name}: track_file '{}' names no track_file block",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &i.track_process {
-            if !procs.contains(t.name.as_str()) {
-                ctx.err(
-                    t.span,
-                    format!(
-                        "vrrp_instance {name}: track_process '{}' names no vrrp_track_process",
-                        t.name
-                    ),
-                );
-            }
-        }
         if check_machine
             && i.priority == 255
             && !i.virtual_ipaddress.iter().any(|a| local.contains(&a.addr))
@@ -189,252 +244,292 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
                 }
             }
         }
-        let ipv6 = i
-            .virtual_ipaddress
-            .first()
-            .is_some_and(|a| a.addr.is_ipv6());
-        for a in i.virtual_ipaddress.iter().skip(1) {
-            if a.addr.is_ipv6() != ipv6 {
-                ctx.warn(a.span, format!("vrrp_instance {name}: {} is not of the instance's address family; it is not advertised (put it in virtual_ipaddress_excluded)", a.addr));
-            }
+        if i.is_ipv6() && i.version == 2 {
+            ctx.warn(
+                i.span,
+                format!("vrrp_instance {name}: VRRPv2 over IPv6 is not standard (keepalived 2.2.7 runs it, and so does lvsd); use 'version 3'"),
+            );
         }
-        if ipv6 && i.version == 2 {
-            if i.strict_mode {
-                ctx.err(i.span, format!("vrrp_instance {name}: IPv6 virtual addresses need VRRP version 3 in strict mode"));
-            } else {
-                ctx.warn(
-                    i.span,
-                    format!(
-                        "vrrp_instance {name}: VRRPv2 over IPv6 is not standard; use 'version 3'"
-                    ),
-                );
-            }
-        }
-        if let Some(vrid_key) = i
-            .interface
-            .clone()
-            .map(|ifn| (ifn, i.virtual_router_id, ipv6))
+    }
+    vrid_conflicts(ctx, cfg);
+}
+
+/// Where an instance's adverts travel, for telling instances with one VRID apart as keepalived
+/// does: unicast and multicast are separate VRID spaces; multicast instances share one only on the
+/// same interface and group, unicast ones only with the same source and a common peer.
+fn vrid_conflicts(ctx: &mut Ctx, cfg: &Config) {
+    let group = |i: &VrrpInstance| {
+        i.mcast_dst_ip.unwrap_or(if i.is_ipv6() {
+            cfg.global.vrrp_mcast_group6
+        } else {
+            cfg.global.vrrp_mcast_group4
+        })
+    };
+    let clash = |a: &VrrpInstance, b: &VrrpInstance| {
+        if a.virtual_router_id != b.virtual_router_id
+            || a.is_ipv6() != b.is_ipv6()
+            || a.unicast_peer.is_empty() != b.unicast_peer.is_empty()
+            || a.interface != b.interface
         {
-            if let Some((other, _)) = vrids.get(&vrid_key) {
-                ctx.err(i.span, format!(
-                    "vrrp_instance {name}: virtual_router_id {} is already used by {other} on {} for the same address family",
-                    i.virtual_router_id, vrid_key.0
-                ));
+            return false;
+        }
+        if a.unicast_peer.is_empty() {
+            return group(a) == group(b);
+        }
+        // No configured source means the interface's address: the same one on one interface.
+        let same_source = match (a.unicast_src_ip, b.unicast_src_ip) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        };
+        same_source
+            && a.unicast_peer
+                .iter()
+                .any(|p| b.unicast_peer.iter().any(|q| q.addr == p.addr))
+    };
+    for (n, b) in cfg.vrrp_instances.iter().enumerate() {
+        if let Some(a) = cfg.vrrp_instances[..n].iter().find(|a| clash(a, b)) {
+            let how = if b.unicast_peer.is_empty() {
+                format!("with multicast group {}", group(b))
             } else {
-                vrids.insert(vrid_key, (name.clone(), i.span));
-            }
-        }
-        if let Some(a) = &i.authentication {
-            if a.auth_type.is_some() && a.auth_pass.is_none() {
-                ctx.warn(i.span, format!("vrrp_instance {name}: auth_type without auth_pass: an empty password is used"));
-            }
-            if a.auth_type.is_none() && a.auth_pass.is_some() {
-                ctx.warn(i.span, format!("vrrp_instance {name}: auth_pass without auth_type: no authentication is used"));
-            }
-            // keepalived wraps AH adverts in an IPsec header lvsd neither sends nor reads. The file
-            // stays accepted (keepalived's own samples use AH, and lvsd pairs work without it), but
-            // loudly: an lvsd and a keepalived peer using AH would not hear each other.
-            if a.auth_type == Some(AuthType::Ah) && i.version == 2 && !ipv6 {
-                ctx.warn(a.type_span, format!("vrrp_instance {name}: 'auth_type AH' is not supported by lvsd: this instance runs without authentication, and keepalived peers using AH will not hear it nor it them (both would become MASTER); use 'auth_type PASS' on every router, or no authentication"));
-            }
-            if i.version == 3 && a.auth_type.is_some() {
-                ctx.warn(i.span, format!("vrrp_instance {name}: VRRPv3 has no authentication; the authentication block is ignored"));
-            }
-        }
-        if i.nopreempt && i.state == InitialState::Master {
-            ctx.warn(
-                i.span,
-                format!("vrrp_instance {name}: nopreempt only works with 'state BACKUP'"),
-            );
-        }
-        if let Some(src) = i.unicast_src_ip {
-            for p in &i.unicast_peer {
-                if p.addr.is_ipv4() != src.is_ipv4() {
-                    ctx.err(i.span, format!("vrrp_instance {name}: unicast_peer {} and unicast_src_ip {src} are of different address families", p.addr));
-                }
-            }
-        }
-        if i.strict_mode {
-            let mut strict = |cond: bool, what: &str| {
-                if cond {
-                    ctx.err(i.span, format!("vrrp_instance {name}: strict mode: {what}"));
-                }
+                "with the same source and a common unicast peer".to_string()
             };
-            strict(
-                i.virtual_ipaddress.is_empty(),
-                "at least one virtual_ipaddress is needed",
-            );
-            strict(!i.unicast_peer.is_empty(), "unicast peers are not allowed");
-            strict(
-                i.authentication
-                    .as_ref()
-                    .is_some_and(|a| a.auth_type.is_some()),
-                "authentication is not allowed",
-            );
-            strict(!i.preempt_delay.0.is_zero(), "preempt_delay is not allowed");
-            strict(
-                (i.state == InitialState::Master) != (i.priority == 255),
-                "state MASTER if and only if priority is 255",
-            );
-            strict(
-                i.version == 2 && i.accept == Some(true),
-                "accept cannot be set for VRRPv2",
-            );
-        }
-        if i.virtual_ipaddress.is_empty() {
-            ctx.warn(
-                i.span,
-                format!("vrrp_instance {name}: no virtual_ipaddress"),
-            );
+            ctx.err(b.vrid_span, format!(
+                "vrrp_instance {}: virtual_router_id {} is already used by {} on {} for the same address family {how} (keepalived refuses it too)",
+                b.name,
+                b.virtual_router_id,
+                a.name,
+                b.interface.as_deref().unwrap_or("?"),
+            ));
         }
     }
 }
 
+/// keepalived ignores a member that is not defined or already in another group, and removes a
+/// group left without members.
 fn sync_groups(ctx: &mut Ctx, cfg: &mut Config) {
+    let scripts: HashSet<&str> = cfg.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+    let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
+    let procs: HashSet<&str> = cfg
+        .track_processes
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     let mut member_of: HashMap<String, String> = HashMap::new();
-    for g in &cfg.sync_groups {
-        for m in &g.group {
+    for g in &mut cfg.sync_groups {
+        let mut kept = Vec::new();
+        for (n, m) in g.group.iter().enumerate() {
+            let at = g.member_spans.get(n).copied().unwrap_or(g.span);
             if !cfg.vrrp_instances.iter().any(|i| &i.name == m) {
-                ctx.err(
-                    g.span,
+                ctx.warn(
+                    at,
                     format!(
-                        "vrrp_sync_group {}: vrrp_instance '{m}' is not defined",
+                        "vrrp_sync_group {}: vrrp_instance '{m}' is not defined; ignored, as keepalived does",
                         g.name
                     ),
                 );
             } else if let Some(other) = member_of.get(m) {
-                ctx.err(
-                    g.span,
+                ctx.warn(
+                    at,
                     format!(
-                        "vrrp_sync_group {}: vrrp_instance '{m}' is already in sync group {other}",
+                        "vrrp_sync_group {}: vrrp_instance '{m}' is already in sync group {other}; ignored here, as keepalived does",
                         g.name
                     ),
                 );
             } else {
                 member_of.insert(m.clone(), g.name.clone());
+                kept.push((m.clone(), at));
             }
         }
-        if g.group.len() == 1 {
-            ctx.warn(
+        (g.group, g.member_spans) = kept.into_iter().unzip();
+        match g.group.len() {
+            0 => ctx.warn(
+                g.span,
+                format!(
+                    "vrrp_sync_group {} has no instance left; it is ignored, as keepalived does",
+                    g.name
+                ),
+            ),
+            1 => ctx.warn(
                 g.span,
                 format!("vrrp_sync_group {} has only one instance", g.name),
-            );
+            ),
+            _ => {}
         }
+        let owner = format!("vrrp_sync_group {}", g.name);
+        known_tracks(
+            ctx,
+            &owner,
+            &mut g.track_script,
+            &scripts,
+            "track_script",
+            "vrrp_script",
+        );
+        known_tracks(
+            ctx,
+            &owner,
+            &mut g.track_file,
+            &files,
+            "track_file",
+            "track_file block",
+        );
+        known_tracks(
+            ctx,
+            &owner,
+            &mut g.track_process,
+            &procs,
+            "track_process",
+            "vrrp_track_process",
+        );
     }
+    cfg.sync_groups.retain(|g| !g.group.is_empty());
     for i in &mut cfg.vrrp_instances {
         i.sync_group = member_of.get(&i.name).cloned();
     }
 }
 
-fn family(a: IpAddr) -> &'static str {
-    if a.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
+/// Group references, group-wide options and duplicates, as keepalived resolves them.
+fn virtual_servers(ctx: &mut Ctx, cfg: &mut Config) {
+    let files: HashSet<String> = cfg.track_files.iter().map(|s| s.name.clone()).collect();
+    let groups = &cfg.virtual_server_groups;
+    cfg.virtual_servers.retain_mut(|vs| {
+        if let VsKey::Group { name } = &vs.key {
+            let Some(g) = groups.iter().find(|g| &g.name == name) else {
+                ctx.warn(
+                    vs.span,
+                    format!("virtual_server group {name}: no virtual_server_group of that name; the virtual_server is ignored, as keepalived does"),
+                );
+                return false;
+            };
+            if !group_options(ctx, vs, g) {
+                return false;
+            }
+        }
+        for rs in &mut vs.real_servers {
+            rs.checkers.retain(|c| match &c.kind {
+                CheckKind::File { track_file, .. } if !files.contains(track_file) => {
+                    ctx.warn(
+                        c.span,
+                        format!("FILE_CHECK: track_file '{track_file}' names no track_file block; the checker is ignored, as keepalived does"),
+                    );
+                    false
+                }
+                _ => true,
+            });
+        }
+        true
+    });
+    merge_duplicates(ctx, &mut cfg.virtual_servers);
+}
+
+/// The family of a group's addresses, if it has any.
+fn group_ipv4(g: &VirtualServerGroup) -> Option<bool> {
+    g.entries.iter().find_map(|e| match e {
+        VsgEntry::Range { first, .. } => Some(first.is_ipv4()),
+        VsgEntry::Fwmark { .. } => None,
+    })
+}
+
+/// keepalived's checks of a group service: its family must match the group's (else the
+/// virtual_server is ignored); with addresses in the group, 'ops' needs UDP and a port 0 entry makes
+/// it persistent; with marks, ha_suspend is cleared. False when the virtual_server is left out.
+fn group_options(ctx: &mut Ctx, vs: &mut VirtualServer, g: &VirtualServerGroup) -> bool {
+    let name = &g.name;
+    let rs_v4 = vs
+        .real_servers
+        .iter()
+        .find(|r| !matches!(r.lvs_method, LvsMethod::Tun { .. }))
+        .map(|r| r.ip.is_ipv4());
+    let vs_v4 = match vs.ip_family.as_deref() {
+        Some(f) => Some(f == "inet"),
+        None => rs_v4,
+    };
+    if let (Some(gv4), Some(v4)) = (group_ipv4(g), vs_v4) {
+        if gv4 != v4 {
+            ctx.warn(vs.span, format!(
+                "virtual_server group {name}: the group's addresses are {} and the service's real servers are {}; the virtual_server is ignored, as keepalived does",
+                if gv4 { "IPv4" } else { "IPv6" },
+                if v4 { "IPv4" } else { "IPv6" }
+            ));
+            return false;
+        }
+    }
+    let has_addrs = group_ipv4(g).is_some();
+    let has_marks = g
+        .entries
+        .iter()
+        .any(|e| matches!(e, VsgEntry::Fwmark { .. }));
+    if has_addrs && vs.ops && vs.protocol != Protocol::Udp {
+        ctx.warn(vs.span, format!(
+            "virtual_server group {name}: 'ops' (one-packet scheduling) only applies to UDP, and this service is {}; ignored for the whole group, as keepalived does",
+            vs.protocol.name().to_ascii_uppercase()
+        ));
+        vs.ops = false;
+    }
+    let portless = g
+        .entries
+        .iter()
+        .any(|e| matches!(e, VsgEntry::Range { port: 0, .. }));
+    if portless && vs.persistence_timeout.is_none() {
+        ctx.warn(vs.span, format!(
+            "virtual_server group {name}: an entry without a port needs persistence: persistence_timeout 360 is used, as keepalived does"
+        ));
+        vs.persistence_timeout = Some(360);
+    }
+    if vs.persistence_granularity.take().is_some() {
+        // keepalived 2.2.7 writes the full netmask into every group entry's service.
+        ctx.warn(vs.span, format!(
+            "virtual_server group {name}: keepalived 2.2.7 does not apply persistence_granularity to a group's services; ignored, as keepalived does"
+        ));
+    }
+    if has_marks && vs.ha_suspend {
+        ctx.warn(vs.span, format!(
+            "virtual_server group {name}: ha_suspend does not work with fwmark entries; ignored, as keepalived does"
+        ));
+        vs.ha_suspend = false;
+    }
+    true
+}
+
+fn label(vs: &VirtualServer) -> String {
+    match &vs.key {
+        VsKey::Addr { ip, port } => format!("{} {ip}:{port}", vs.protocol.name()),
+        VsKey::Fwmark { mark } => format!("fwmark {mark}"),
+        VsKey::Group { name } => format!("group {name} {}", vs.protocol.name()),
     }
 }
 
-fn virtual_servers(ctx: &mut Ctx, cfg: &Config) {
-    let groups: HashMap<&str, &VirtualServerGroup> = cfg
-        .virtual_server_groups
-        .iter()
-        .map(|g| (g.name.as_str(), g))
-        .collect();
-    let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
-    let mut seen: HashMap<String, Span> = HashMap::new();
-    for vs in &cfg.virtual_servers {
-        let (label, vip_family) = match &vs.key {
-            VsKey::Addr { ip, port } => (
-                format!("{} {ip}:{port}", vs.protocol.name()),
-                Some(ip.is_ipv4()),
-            ),
-            VsKey::Fwmark { mark } => (format!("fwmark {mark}"), None),
-            VsKey::Group { name } => {
-                let fam = match groups.get(name.as_str()) {
-                    None => {
-                        ctx.err(
-                            vs.span,
-                            format!(
-                                "virtual_server group {name}: no virtual_server_group of that name"
-                            ),
-                        );
-                        None
-                    }
-                    Some(g) => g.entries.iter().find_map(|e| match e {
-                        VsgEntry::Range { first, .. } => Some(first.is_ipv4()),
-                        VsgEntry::Fwmark { .. } => None,
-                    }),
-                };
-                (format!("group {name} {}", vs.protocol.name()), fam)
-            }
+/// Two blocks for one kernel service: keepalived creates it from the first, the kernel refuses the
+/// second ("Service already exists") and the second's real servers are added to the first's table.
+/// lvsd keeps the first block's settings and adds the second's new real servers to it.
+fn merge_duplicates(ctx: &mut Ctx, list: &mut Vec<VirtualServer>) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut n = 0;
+    while n < list.len() {
+        let key = label(&list[n]);
+        let Some(&at) = first.get(&key) else {
+            first.insert(key, n);
+            n += 1;
+            continue;
         };
-        if let Some(first) = seen.get(&label) {
-            ctx.err(
-                vs.span,
-                format!(
-                    "virtual_server {label} is defined twice (first at line {})",
-                    first.line
-                ),
-            );
-        } else {
-            seen.insert(label.clone(), vs.span);
-        }
-        if let (Some(g), Some(v4)) = (&vs.persistence_granularity, vip_family) {
-            let is_mask = g.contains('.');
-            if is_mask != v4 {
-                ctx.err(vs.span, format!("virtual_server {label}: persistence_granularity {g} does not fit the address family (IPv4 takes a netmask, IPv6 a prefix length)"));
+        let dup = list.remove(n);
+        ctx.warn(dup.span, format!(
+            "virtual_server {key} is defined twice (first at line {}): the kernel has one such service, so its settings are the first block's and this block only adds its real servers, as with keepalived",
+            list[at].span.line
+        ));
+        let target = &mut list[at];
+        for rs in dup.real_servers {
+            if target
+                .real_servers
+                .iter()
+                .any(|r| (r.ip, r.port) == (rs.ip, rs.port))
+            {
+                ctx.warn(rs.span, format!(
+                    "real_server {} port {} is already in the first block of virtual_server {key}; ignored, as the kernel refuses it there",
+                    rs.ip, rs.port
+                ));
+            } else {
+                target.real_servers.push(rs);
             }
-        }
-        let mut rs_seen: HashSet<(IpAddr, u16)> = HashSet::new();
-        let mut total_weight: u64 = 0;
-        for rs in &vs.real_servers {
-            if !rs_seen.insert((rs.ip, rs.port)) {
-                ctx.err(
-                    rs.span,
-                    format!(
-                        "virtual_server {label}: real_server {}:{} is listed twice",
-                        rs.ip, rs.port
-                    ),
-                );
-            }
-            total_weight += u64::from(rs.weight);
-            let tunnel = matches!(rs.lvs_method, LvsMethod::Tun { .. });
-            if let Some(v4) = vip_family {
-                if !tunnel && rs.ip.is_ipv4() != v4 {
-                    ctx.err(rs.span, format!(
-                        "virtual_server {label}: real_server {} is {} but the service is not; only TUN forwarding may mix families",
-                        rs.ip,
-                        family(rs.ip)
-                    ));
-                }
-            }
-            for c in &rs.checkers {
-                if let CheckKind::File { track_file, .. } = &c.kind {
-                    if !files.contains(track_file.as_str()) {
-                        ctx.err(
-                            c.span,
-                            format!(
-                                "FILE_CHECK: track_file '{track_file}' names no track_file block"
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total_weight {
-            ctx.warn(vs.span, format!(
-                "virtual_server {label}: quorum {} is above the total weight {total_weight} of its real servers; it can never be reached",
-                vs.quorum
-            ));
-        }
-        if vs.hysteresis >= vs.quorum && vs.hysteresis > 0 {
-            ctx.warn(
-                vs.span,
-                format!(
-                    "virtual_server {label}: hysteresis {} is not below quorum {}",
-                    vs.hysteresis, vs.quorum
-                ),
-            );
         }
     }
 }

@@ -203,6 +203,9 @@ pub async fn run(
             }
             ev = erx.recv() => {
                 let Some(ev) = ev else { break };
+                if checked(&ev) {
+                    continue;
+                }
                 if suspended.contains(&ev.vs) {
                     hold(&mut held, ev);
                     continue;
@@ -210,6 +213,9 @@ pub async fn run(
                 act(apply_event(&mut director, ev), &fifo, &script_user);
                 // Take every event already queued before touching the kernel once.
                 while let Ok(ev) = erx.try_recv() {
+                    if checked(&ev) {
+                        continue;
+                    }
                     if suspended.contains(&ev.vs) {
                         hold(&mut held, ev);
                         continue;
@@ -294,9 +300,21 @@ pub async fn run(
     Ok(())
 }
 
+/// A real server's first verdict is news for readiness only (/ready), not for the pool.
+fn checked(ev: &CheckEvent) -> bool {
+    let first = ev.kind == EventKind::Checked;
+    if first {
+        status::emit(status::Event::Checked {
+            vs: ev.vs,
+            rs: ev.rs,
+        });
+    }
+    first
+}
+
 fn apply_event(d: &mut Director, ev: CheckEvent) -> Vec<Action> {
     let alive = match ev.kind {
-        EventKind::Up => true,
+        EventKind::Up | EventKind::Checked => true,
         EventKind::Down => false,
         EventKind::Weight(_) => d.is_alive(ev.vs, ev.rs).unwrap_or(true),
     };

@@ -140,6 +140,9 @@ impl Pool {
         let sorry_mode = !self.quorum_up && self.vs().sorry_server.is_some();
         let mut out = Vec::new();
         for (i, rs) in self.vs().real_servers.iter().enumerate() {
+            if rs.kernel_refuses() {
+                continue;
+            }
             match self.live_weight(i, now) {
                 Some(w) if !sorry_mode => out.push(destination(rs, w)),
                 _ if rs.inhibit_on_failure => out.push(destination(rs, 0)),
@@ -164,11 +167,15 @@ fn proto_name(p: Protocol) -> &'static str {
     p.name()
 }
 
-/// A destination as programmed in service `key`: keepalived programs port 0 for a fwmark service's
-/// non-NAT destinations (only NAT rewrites the port); seen in the kernel lab.
+/// A destination as programmed in service `key`: only NAT rewrites the port, so keepalived programs
+/// a non-NAT destination with the service's port (port 0 for a fwmark service); seen in the kernel
+/// lab, also for group entries.
 fn on_service(key: &ServiceKey, mut d: Destination) -> Destination {
-    if matches!(key, ServiceKey::Fwmark { .. }) && d.forward != ipvs::Forward::Masq {
-        d.port = 0;
+    if d.forward != ipvs::Forward::Masq {
+        d.port = match key {
+            ServiceKey::Fwmark { .. } => 0,
+            ServiceKey::Addr { port, .. } => *port,
+        };
     }
     d
 }
@@ -199,15 +206,21 @@ impl Director {
                     .iter()
                     .map(|r| RsState::new(r.checkers.is_empty() || !r.alpha, r.weight))
                     .collect();
-                // keepalived starts every service with quorum and judges it again only when a real server
-                // changes state (seen in the kernel lab: quorum 5 with a total weight of 1 keeps its
-                // real server until a check fails).
+                // keepalived judges the quorum once at start (live weight against quorum plus
+                // hysteresis, set_quorum_states) and again only when a real server changes state
+                // (seen in the kernel lab: quorum 5 hysteresis 9 over a weight of 2 is settled to
+                // 2 and 1, and starts on the sorry server).
+                let live: u64 = rs
+                    .iter()
+                    .filter(|r| r.alive)
+                    .map(|r| u64::from(r.weight))
+                    .sum();
                 Pool {
                     cfg: cfg.clone(),
                     index,
                     keys: service_keys(vs, &cfg.virtual_server_groups),
                     rs,
-                    quorum_up: true,
+                    quorum_up: live >= u64::from(vs.quorum) + u64::from(vs.hysteresis),
                 }
             })
             .collect();

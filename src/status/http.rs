@@ -179,10 +179,23 @@ fn respond(sn: &Snapshot, path: &str, extra: &str) -> Response<Full<Bytes>> {
             metrics(sn) + extra,
         ),
         "/status" => (StatusCode::OK, "application/json", status(sn)),
+        "/ready" if sn.ready() => (StatusCode::OK, "text/plain", "ready\n".into()),
+        "/ready" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            format!(
+                "not ready: {}\n",
+                if sn.started {
+                    "real servers wait for their first check"
+                } else {
+                    "starting"
+                }
+            ),
+        ),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",
-            "not found: try /metrics or /status\n".into(),
+            "not found: try /metrics, /status or /ready\n".into(),
         ),
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -321,6 +334,32 @@ pub fn metrics(sn: &Snapshot) -> String {
             }
         }
     }
+    f.head(
+        "lvsd_real_server_override",
+        "gauge",
+        "1 while an operator's setting (lvsd ctl) holds the real server, by mode",
+    );
+    f.head(
+        "lvsd_real_server_slow_start",
+        "gauge",
+        "1 while the real server's weight still rises (slow_start)",
+    );
+    for vs in &sn.servers {
+        for rs in &vs.real_servers {
+            let labels = [
+                ("virtual_server", vs.label.as_str()),
+                ("real_server", rs.label.as_str()),
+            ];
+            if let Some(a) = &rs.admin {
+                f.line(
+                    "lvsd_real_server_override",
+                    &[labels[0], labels[1], ("mode", a.name())],
+                    1,
+                );
+            }
+            f.line("lvsd_real_server_slow_start", &labels, u64::from(rs.rising));
+        }
+    }
     if let Some(d) = &sn.sync.daemon {
         f.head(
             "lvsd_sync_daemon_running",
@@ -435,9 +474,12 @@ pub fn status(sn: &Snapshot) -> String {
             "name": vs.label,
             "real_servers": vs.real_servers.iter().map(|rs| json!({
                 "name": rs.label, "up": rs.alive, "weight": rs.weight,
+                "weight_now": rs.weight_now, "override": rs.admin, "slow_start": rs.rising,
             })).collect::<Vec<_>>(),
+            "quorum_up": vs.quorum_up,
         })).collect::<Vec<_>>(),
         "reloads": sn.reloads,
+        "ready": sn.ready(),
         "sync_daemon": sn.sync.daemon.as_ref().map(|d| json!({
             "interface": d.spec.interface,
             "follows": d.spec.follows,

@@ -70,6 +70,11 @@ pub enum Event {
     /// Every real server with an operator's setting or a slow start in progress now, by config
     /// indexes: (vs, rs, setting, weight in the table, rising); the others have none.
     Admin(Vec<AdminRow>),
+    /// Every checker of a real server came to its first verdict.
+    Checked {
+        vs: usize,
+        rs: usize,
+    },
     /// A virtual server's quorum changed.
     Quorum {
         vs: usize,
@@ -188,6 +193,7 @@ async fn run(
     let mut waiting = engines;
     if waiting.is_empty() {
         sdnotify::ready();
+        snap.borrow_mut().started = true;
     }
     loop {
         tokio::select! {
@@ -198,6 +204,7 @@ async fn run(
                     if waiting.is_empty() {
                         info!("lvsd ready");
                         sdnotify::ready();
+                        snap.borrow_mut().started = true;
                     }
                     continue;
                 }
@@ -332,6 +339,15 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
         Event::Quorum { vs, up } => {
             if let Some(v) = sn.servers.get_mut(vs) {
                 v.quorum_up = up;
+            }
+        }
+        Event::Checked { vs, rs } => {
+            if let Some(r) = sn
+                .servers
+                .get_mut(vs)
+                .and_then(|v| v.real_servers.get_mut(rs))
+            {
+                r.checked = true;
             }
         }
         Event::VrrpPriority {

@@ -70,6 +70,8 @@ pub struct RsView {
     pub rising: bool,
     /// The last checker verdict's reason and when it came.
     pub last_result: Option<(String, SystemTime)>,
+    /// Every checker has come to a first verdict (always, without checkers).
+    pub checked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,19 @@ pub struct Snapshot {
     /// Probe durations by checker type, as the checker engine last reported them.
     pub latency: BTreeMap<&'static str, Histogram>,
     pub sync: SyncView,
+    /// Every engine reported its start (the IPVS table programmed, VRRP started).
+    pub started: bool,
+}
+
+impl Snapshot {
+    /// /ready: started, and every real server had its first checker verdict.
+    pub fn ready(&self) -> bool {
+        self.started
+            && self
+                .servers
+                .iter()
+                .all(|v| v.real_servers.iter().all(|r| r.checked))
+    }
 }
 
 /// The IPVS sync daemons and catch-ups.
@@ -182,6 +197,7 @@ impl Snapshot {
         next.last_reload_ok = Some(true);
         next.latency = std::mem::take(&mut self.latency);
         next.sync = self.sync.clone();
+        next.started = self.started;
         *self = next;
     }
 }
@@ -238,6 +254,7 @@ impl Snapshot {
                             weight_now: None,
                             rising: false,
                             last_result: None,
+                            checked: rs.checkers.is_empty(),
                         })
                         .collect(),
                     quorum_up: true,
@@ -248,6 +265,7 @@ impl Snapshot {
             reload_failures: 0,
             last_reload_ok: None,
             latency: BTreeMap::new(),
+            started: false,
             sync: SyncView {
                 daemon: None,
                 since: now,

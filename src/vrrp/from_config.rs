@@ -8,16 +8,13 @@ use super::packet::{Auth, Family, Version};
 use super::params::{GarpParams, InitialState, InstanceParams};
 use crate::config::model::{self, AuthType, Config, VrrpInstance};
 
-/// Address family of an instance: that of its first virtual address (keepalived's rule), else
-/// of its configured source address, else IPv4.
+/// Address family of an instance (see [`VrrpInstance::is_ipv6`]).
 pub fn family(inst: &VrrpInstance) -> Family {
-    inst.virtual_ipaddress
-        .first()
-        .map(|a| a.addr)
-        .or(inst.unicast_src_ip)
-        .or(inst.mcast_src_ip)
-        .map(Family::of)
-        .unwrap_or(Family::V4)
+    if inst.is_ipv6() {
+        Family::V6
+    } else {
+        Family::V4
+    }
 }
 
 /// The interface an instance runs on: its own, else global_defs default_interface.
@@ -109,8 +106,9 @@ pub fn instance_params(inst: &VrrpInstance, primary: IpAddr) -> InstanceParams {
         advertised_vips(inst),
     );
     p.family = family(inst);
-    p.version = match (inst.version, p.family) {
-        (_, Family::V6) | (3, _) => Version::V3,
+    // VRRPv2 over IPv6 too when the file says version 2, as keepalived runs it (outside strict mode).
+    p.version = match inst.version {
+        3 => Version::V3,
         _ => Version::V2,
     };
     p.priority = inst.priority;

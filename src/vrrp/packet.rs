@@ -150,13 +150,10 @@ impl Advert {
         }
     }
 
-    /// Message length for `count` addresses of `family`.
+    /// Message length for `count` addresses of `family`. VRRPv2 over IPv6 (keepalived's, outside
+    /// strict mode) carries no authentication data.
     pub fn wire_len(version: Version, family: Family, count: usize) -> usize {
-        let auth = match version {
-            Version::V2 => AUTH_DATA_LEN,
-            Version::V3 => 0,
-        };
-        HEADER_LEN + count * family.addr_len() + auth
+        HEADER_LEN + count * family.addr_len() + auth_data_len(version, family)
     }
 
     /// Encodes the message with its checksum. `to` gives the pseudo-header for VRRPv3 (unused
@@ -200,13 +197,10 @@ impl Advert {
                 IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
             }
         }
-        let pseudo = match self.version {
-            Version::V2 => {
-                out.extend_from_slice(&self.auth.data());
-                None
-            }
-            Version::V3 => checksum::v3_pseudo(to.mode, to.src, to.dst),
-        };
+        if auth_data_len(self.version, family) > 0 {
+            out.extend_from_slice(&self.auth.data());
+        }
+        let pseudo = pseudo_header(self.version, to);
         let sum = checksum::vrrp_checksum(&out, pseudo);
         out[6..8].copy_from_slice(&sum.to_be_bytes());
         Ok(out)
@@ -252,7 +246,8 @@ impl Advert {
         let (interval, auth) = match version {
             Version::V2 => {
                 let mut data = [0u8; AUTH_DATA_LEN];
-                data.copy_from_slice(&bytes[addr_end..]);
+                let carried = &bytes[addr_end..];
+                data[..carried.len()].copy_from_slice(carried);
                 let auth = match header[4] {
                     0 => Auth::None,
                     1 => Auth::Pass(data),
@@ -281,13 +276,27 @@ impl Advert {
     }
 }
 
+fn auth_data_len(version: Version, family: Family) -> usize {
+    match (version, family) {
+        (Version::V2, Family::V4) => AUTH_DATA_LEN,
+        _ => 0,
+    }
+}
+
+/// The pseudo-header a message's checksum covers: VRRPv3's as its mode says; none for VRRPv2 over
+/// IPv4, and the IPv6 one for VRRPv2 over IPv6 (keepalived has the kernel sum IPv6 adverts,
+/// IPV6_CHECKSUM, whatever their version).
+fn pseudo_header(version: Version, ends: &Endpoints) -> Option<(IpAddr, IpAddr)> {
+    match version {
+        Version::V2 if ends.src.is_ipv6() => Some((ends.src, ends.dst)),
+        Version::V2 => None,
+        Version::V3 => checksum::v3_pseudo(ends.mode, ends.src, ends.dst),
+    }
+}
+
 /// Verifies the checksum of a raw message of `version`, received from `from`.
 pub fn checksum_ok(bytes: &[u8], version: Version, from: &Endpoints) -> bool {
-    let pseudo = match version {
-        Version::V2 => None,
-        Version::V3 => checksum::v3_pseudo(from.mode, from.src, from.dst),
-    };
-    checksum::vrrp_checksum(bytes, pseudo) == 0
+    checksum::vrrp_checksum(bytes, pseudo_header(version, from)) == 0
 }
 
 #[cfg(test)]

@@ -319,7 +319,16 @@ proptest! {
         let wire = advert.encode(&to).unwrap();
         prop_assert_eq!(wire.len(), Advert::wire_len(advert.version, family, advert.addresses.len()));
         prop_assert!(checksum_ok(&wire, advert.version, &to));
-        prop_assert_eq!(Advert::decode(&wire, family), Ok(advert));
+        // VRRPv2 over IPv6 carries the auth type but no auth data (keepalived's format).
+        let mut expected = advert;
+        if (expected.version, family) == (Version::V2, Family::V6) {
+            expected.auth = match expected.auth.kind() {
+                0 => Auth::None,
+                1 => Auth::Pass([0; AUTH_DATA_LEN]),
+                kind => Auth::Other { kind, data: [0; AUTH_DATA_LEN] },
+            };
+        }
+        prop_assert_eq!(Advert::decode(&wire, family), Ok(expected));
     }
 }
 
@@ -343,4 +352,47 @@ fn keepalived_captured_adverts_match_our_encoding() {
         assert!(checksum_ok(wire, advert.version, &to));
         assert_eq!(advert.encode(&to).unwrap(), wire);
     }
+}
+
+/// VRRPv2 over IPv6, as keepalived 2.2.7 sends it without strict mode: the v2 header and the
+/// addresses, no authentication data, and a checksum over the IPv6 pseudo-header (keepalived has the
+/// kernel sum IPv6 adverts, IPV6_CHECKSUM) plus the message.
+#[test]
+fn v2_over_ipv6_sums_the_ipv6_pseudo_header() {
+    let a = Advert {
+        version: Version::V2,
+        vrid: 7,
+        priority: 100,
+        interval: 1,
+        auth: Auth::None,
+        addresses: vec![ip("fe80::100")],
+    };
+    let to = ends("fe80::1", "ff02::12");
+    let wire = a.encode(&to).expect("encodable");
+    assert_eq!(wire.len(), 8 + 16, "header and one IPv6 address");
+    assert_eq!(wire[0], 0x21, "version 2, advertisement");
+    let mut zeroed = wire.clone();
+    zeroed[6..8].copy_from_slice(&[0, 0]);
+    let len = (wire.len() as u32).to_be_bytes();
+    let pseudo: Vec<u8> = [
+        ip6_octets("fe80::1").as_slice(),
+        ip6_octets("ff02::12").as_slice(),
+        &len,
+        &[0, 0, 0, 112],
+    ]
+    .concat();
+    assert_eq!(
+        Advert::raw_checksum(&wire),
+        Some(reference_checksum(&[&pseudo, &zeroed]))
+    );
+    assert!(checksum_ok(&wire, Version::V2, &to));
+    assert!(
+        !checksum_ok(&wire, Version::V2, &ends("fe80::2", "ff02::12")),
+        "another source fails: the pseudo-header counts"
+    );
+    assert_eq!(Advert::decode(&wire, Family::V6), Ok(a));
+}
+
+fn ip6_octets(s: &str) -> [u8; 16] {
+    s.parse::<std::net::Ipv6Addr>().expect("IPv6").octets()
 }

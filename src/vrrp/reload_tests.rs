@@ -149,9 +149,6 @@ fn interface_vrid_family_version_and_source_force_a_replacement() {
             "{new}"
         );
     }
-    // No interface keyword: default_interface decides, and eth0 is its default.
-    let p = plan(&base, &base.replace(" interface eth0\n", ""));
-    assert_eq!(*kept(&p, "VI_1"), InstancePlan::Keep);
 }
 
 #[test]

@@ -216,7 +216,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             if http.urls.is_empty() {
                 ctx.err(
                     node.span(),
-                    format!("{kw}: expected at least one 'url {{ path ... }}' block"),
+                    format!("{kw}: expected at least one 'url {{ path ... }}' block (keepalived 2.2.7 crashes on a checker without one)"),
                 );
             }
             http.virtualhost = inh.virtualhost.clone();
@@ -231,29 +231,31 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             query_type: dns_type,
             name: dns_name,
         },
-        "MISC_CHECK" => match misc_path {
-            Some(mut p) => {
-                if let Some((u, g)) = misc_user {
-                    p.user = Some(u);
-                    p.group = g;
+        "MISC_CHECK" => {
+            match misc_path {
+                Some(mut p) => {
+                    if let Some((u, g)) = misc_user {
+                        p.user = Some(u);
+                        p.group = g;
+                    }
+                    CheckKind::Misc {
+                        misc_path: Box::new(p),
+                        misc_timeout,
+                        misc_dynamic,
+                    }
                 }
-                CheckKind::Misc {
-                    misc_path: Box::new(p),
-                    misc_timeout,
-                    misc_dynamic,
+                None => {
+                    ctx.warn(node.span(), "MISC_CHECK: no 'misc_path' line; the checker is ignored, as keepalived does");
+                    return Vec::new();
                 }
             }
-            None => {
-                ctx.err(node.span(), "MISC_CHECK: expected a 'misc_path' line");
-                return Vec::new();
-            }
-        },
+        }
         "UDP_CHECK" => {
             if udp_min > udp_max {
-                ctx.err(
+                ctx.warn(
                     node.span(),
                     format!(
-                        "UDP_CHECK: min_reply_length {udp_min} is above max_reply_length {udp_max}"
+                        "UDP_CHECK: min_reply_length {udp_min} is above max_reply_length {udp_max}: no reply passes the length check, so with require_reply the check always fails (as in keepalived)"
                     ),
                 );
             }
@@ -273,14 +275,17 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
                 reverse: file_reverse,
             },
             None => {
-                ctx.err(node.span(), "FILE_CHECK: expected a 'track_file NAME' line");
+                ctx.warn(node.span(), "FILE_CHECK: no 'track_file NAME' line; the checker is ignored, as keepalived does");
                 return Vec::new();
             }
         },
         _ => match bfd_name {
             Some(name) => CheckKind::Bfd { name },
             None => {
-                ctx.err(node.span(), "BFD_CHECK: expected a 'name' line");
+                ctx.warn(
+                    node.span(),
+                    "BFD_CHECK: no 'name' line; the checker is ignored, as keepalived does",
+                );
                 return Vec::new();
             }
         },
@@ -404,7 +409,10 @@ fn url(ctx: &mut Ctx, node: &Node) -> Option<Url> {
         }
     }
     if u.path.is_empty() {
-        ctx.err(node.span(), "url: expected a 'path' line");
+        ctx.warn(
+            node.span(),
+            "url: no 'path' line; the url is ignored, as keepalived does",
+        );
         return None;
     }
     Some(u)

@@ -308,6 +308,7 @@ fn sync_daemon(ctx: &mut Ctx, n: &Node) -> Option<LvsSyncDaemon> {
         port: None,
         ttl: None,
         group: None,
+        span: n.span(),
     };
     let mut i = 1;
     while i < n.args.len() {

@@ -3,6 +3,8 @@
 
 use super::check::{checker, is_checker, Inherit};
 use super::global::set;
+use super::settle;
+use super::vrrp::KeywordSpans;
 use crate::config::lexer::Token;
 use crate::config::model::*;
 use crate::config::tree::Node;
@@ -249,7 +251,7 @@ pub fn lvs_method(ctx: &mut Ctx, n: &Node) -> Option<LvsMethod> {
     }
 }
 
-fn vs_key(ctx: &mut Ctx, node: &Node) -> Option<(VsKey, bool)> {
+fn vs_key(ctx: &mut Ctx, node: &Node) -> Option<VsKey> {
     let a0 = ctx
         .arg(node, 0, "IP PORT, 'fwmark N' or 'group NAME'")
         .cloned();
@@ -264,7 +266,7 @@ fn vs_key(ctx: &mut Ctx, node: &Node) -> Option<(VsKey, bool)> {
                 None
             })?;
             let mark = ctx.int_in(node, t, 1, i64::from(u32::MAX))? as u32;
-            Some((VsKey::Fwmark { mark }, true))
+            Some(VsKey::Fwmark { mark })
         }
         "group" => {
             let t = node.args.get(1).or_else(|| {
@@ -274,20 +276,17 @@ fn vs_key(ctx: &mut Ctx, node: &Node) -> Option<(VsKey, bool)> {
                 );
                 None
             })?;
-            Some((
-                VsKey::Group {
-                    name: t.text.clone(),
-                },
-                true,
-            ))
+            Some(VsKey::Group {
+                name: t.text.clone(),
+            })
         }
         _ => {
             let ip = ctx.ip_tok(node, &a0)?;
-            let (port, has_port) = match node.args.get(1) {
-                Some(p) => (ctx.port_tok(node, p)?, true),
-                None => (0, false),
+            let port = match node.args.get(1) {
+                Some(p) => ctx.port_tok(node, p)?,
+                None => 0,
             };
-            Some((VsKey::Addr { ip, port }, has_port))
+            Some(VsKey::Addr { ip, port })
         }
     }
 }
@@ -335,7 +334,9 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
     let mut sorry: Option<(IpAddr, u16)> = None;
     let mut sorry_inhibit = false;
     let mut sorry_method = None;
+    let mut spans = KeywordSpans::default();
     for n in node.block.as_deref().unwrap_or(&[]) {
+        spans.note(n);
         let kw = n.kw();
         match kw {
             "real_server" => real_nodes.push(n),
@@ -395,11 +396,34 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
             "smtp_alert" => vs.smtp_alert = ctx.flag(n),
             "snmp_name" => vs.snmp_name = ctx.string(n, "a name"),
             "ops" => set(&mut vs.ops, ctx.flag(n)),
-            "flag-1" | "sh-fallback" | "mh-fallback" => {
-                set(&mut vs.sched_flags.flag_1, ctx.flag(n))
-            }
-            "flag-2" | "sh-port" | "mh-port" => set(&mut vs.sched_flags.flag_2, ctx.flag(n)),
+            "flag-1" => set(&mut vs.sched_flags.flag_1, ctx.flag(n)),
+            "flag-2" => set(&mut vs.sched_flags.flag_2, ctx.flag(n)),
             "flag-3" => set(&mut vs.sched_flags.flag_3, ctx.flag(n)),
+            // keepalived sets these only when the scheduler named so far (lvs_sched comes first) is
+            // the one they belong to; otherwise they are ignored.
+            "sh-fallback" | "mh-fallback" | "sh-port" | "mh-port" => {
+                let sched = &kw[..2];
+                if vs.lvs_sched == sched {
+                    let flag = if kw.ends_with("fallback") {
+                        &mut vs.sched_flags.flag_1
+                    } else {
+                        &mut vs.sched_flags.flag_2
+                    };
+                    set(flag, ctx.flag(n));
+                } else {
+                    ctx.warn(n.span(), format!(
+                        "'{kw}' only applies to the {sched} scheduler, and the scheduler here is {} (an 'lvs_sched {sched}' must come before it); ignored, as keepalived does",
+                        vs.lvs_sched
+                    ));
+                }
+            }
+            "hashed" => {
+                ctx.none(n);
+                ctx.warn(
+                    n.span(),
+                    "'hashed' has no effect (the kernel hashes every service), as in keepalived",
+                );
+            }
             "sorry_server" => {
                 if let Some(ip) = ctx
                     .arg(n, 0, "IP [PORT]")
@@ -415,6 +439,11 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
                     }
                 }
             }
+            // keepalived applies these to the sorry_server given so far only.
+            "sorry_server_inhibit" | "sorry_server_lvs_method" if sorry.is_none() => ctx.warn(
+                n.span(),
+                format!("'{kw}' before or without sorry_server; ignored, as keepalived does"),
+            ),
             "sorry_server_inhibit" => set(&mut sorry_inhibit, ctx.flag(n)),
             "slow_start" => inherit.slow_start = ctx.timer(n, 86400.0).or(inherit.slow_start),
             "sorry_server_lvs_method" => sorry_method = lvs_method(ctx, n),
@@ -422,26 +451,15 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
             _ => ctx.unknown(n, "virtual_server"),
         }
     }
-    let (key, has_port) = key?;
+    let key = key?;
     if !protocol_set && !matches!(key, VsKey::Fwmark { .. }) {
         ctx.warn(
             node.span(),
             "virtual_server has no 'protocol': defaulting to UDP, as keepalived does (add 'protocol TCP' for a TCP service)",
         );
     }
-    if !has_port && vs.persistence_timeout.is_none() {
-        ctx.err(
-            node.span(),
-            "virtual_server without a port must be persistent: add a port or 'persistence_timeout'",
-        );
-    }
-    if vs.ops && vs.protocol != Protocol::Udp {
-        ctx.warn(
-            node.span(),
-            "'ops' (one-packet scheduling) only applies to UDP services",
-        );
-    }
     vs.key = key;
+    settle::virtual_server_options(ctx, &mut vs, &spans, protocol_set);
     vs.delay_loop = inherit.delay_loop.unwrap_or(vs.delay_loop);
     vs.alpha = inherit.alpha.unwrap_or(vs.alpha);
     vs.inhibit_on_failure = inherit.inhibit_on_failure.unwrap_or(false);
@@ -462,6 +480,14 @@ pub fn virtual_server(ctx: &mut Ctx, node: &Node) -> Option<VirtualServer> {
         if let Some(rs) = real_server(ctx, n, &inherit, vport) {
             vs.real_servers.push(rs);
         }
+    }
+    settle::real_servers(ctx, &mut vs, &spans);
+    if vs.real_servers.is_empty() {
+        ctx.warn(
+            node.span(),
+            "virtual_server has no real servers; it is not programmed, as keepalived ignores it",
+        );
+        return None;
     }
     vs.real_servers.shrink_to_fit();
     Some(vs)
@@ -529,10 +555,10 @@ fn real_server(ctx: &mut Ctx, node: &Node, parent: &Inherit, vport: u16) -> Opti
             _ => ctx.unknown(n, "real_server"),
         }
     }
-    if lthreshold > 0 && uthreshold > 0 && lthreshold > uthreshold {
-        ctx.err(
+    if lthreshold > uthreshold {
+        ctx.warn(
             node.span(),
-            format!("real_server: lthreshold {lthreshold} is above uthreshold {uthreshold}"),
+            format!("real_server: lthreshold {lthreshold} is above uthreshold {uthreshold}: the kernel refuses such a destination, so it stays out of IPVS (keepalived logs the kernel's refusal and runs without it)"),
         );
     }
     let ip = ip?;

@@ -5,6 +5,7 @@ mod check;
 mod global;
 mod lvs;
 mod lvsd_only;
+mod settle;
 mod vrrp;
 
 pub use lvs::SCHEDULERS;
@@ -112,7 +113,8 @@ impl Builder {
     }
 }
 
-/// Applies global defaults and the address family to an instance.
+/// Applies global defaults and the address family to an instance, then settles what does not fit
+/// together as keepalived does.
 fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpInstance {
     let mut i = d.inst;
     if !d.vrid_set {
@@ -124,22 +126,12 @@ fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpIns
             ),
         );
     }
-    let ipv6 = i
-        .virtual_ipaddress
-        .first()
-        .is_some_and(|a| a.addr.is_ipv6());
-    i.version = d.version.unwrap_or(if ipv6 { 3 } else { g.vrrp_version });
+    i.version = d
+        .version
+        .unwrap_or(if i.is_ipv6() { 3 } else { g.vrrp_version });
     i.strict_mode = d.strict_mode.unwrap_or(g.vrrp_strict);
     i.garp_master_delay = d.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay);
     i.garp_master_repeat = d.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat);
-    i.garp_lower_prio_delay = d
-        .garp_lower_prio_delay
-        .or(g.vrrp_garp_lower_prio_delay)
-        .unwrap_or(i.garp_master_delay);
-    i.garp_lower_prio_repeat = d
-        .garp_lower_prio_repeat
-        .or(g.vrrp_garp_lower_prio_repeat)
-        .unwrap_or(i.garp_master_repeat);
     i.garp_master_refresh = d.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh);
     i.garp_master_refresh_repeat = d
         .garp_master_refresh_repeat
@@ -148,27 +140,30 @@ fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpIns
         i.garp_master_repeat = d.garp_master_repeat.unwrap_or(1);
         i.garp_master_delay = d.garp_master_delay.unwrap_or(Timer::secs(0));
     }
-    i.lower_prio_no_advert = d
-        .lower_prio_no_advert
-        .or(g.vrrp_lower_prio_no_advert)
-        .unwrap_or(i.strict_mode);
-    i.higher_prio_send_advert = d
-        .higher_prio_send_advert
-        .or(g.vrrp_higher_prio_send_advert)
-        .unwrap_or(false);
     i.skip_check_adv_addr = d.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
     i.down_timer_adverts = d.down_timer_adverts.unwrap_or(g.vrrp_down_timer_adverts);
     i.check_unicast_src |= g.vrrp_check_unicast_src;
     if i.interface.is_none() {
-        ctx.warn(
+        // keepalived 2.2.7 stops on it ("Unknown interface!"), with or without default_interface
+        // and unicast peers: an instance without its interface would run on a guess.
+        ctx.err(
             i.span,
             format!(
-                "vrrp_instance {}: no 'interface'; using default_interface {}",
-                i.name, g.default_interface
+                "vrrp_instance {}: expected 'interface NAME' (keepalived refuses an instance without one; default_interface is only for static addresses)",
+                i.name
             ),
         );
-        i.interface = Some(g.default_interface.clone());
     }
+    let given = settle::Given {
+        spans: &d.spans,
+        state: d.state_set,
+        priority: d.priority_set,
+        garp_lower_prio_delay: d.garp_lower_prio_delay,
+        garp_lower_prio_repeat: d.garp_lower_prio_repeat,
+        lower_prio_no_advert: d.lower_prio_no_advert,
+        higher_prio_send_advert: d.higher_prio_send_advert,
+    };
+    settle::vrrp_instance(ctx, &mut i, &given, g);
     let at = d.advert_span.unwrap_or(i.span);
     let micros = i.advert_int.0.as_micros();
     if i.version == 2 {

@@ -2,9 +2,11 @@
 
 use super::addr;
 use super::global::set;
+use crate::config::diag::Span;
 use crate::config::model::*;
 use crate::config::tree::Node;
 use crate::config::values::Ctx;
+use std::net::IpAddr;
 
 fn name_arg(ctx: &mut Ctx, n: &Node, what: &str) -> String {
     match n.args.first() {
@@ -69,10 +71,11 @@ pub fn vrrp_script(ctx: &mut Ctx, node: &Node) -> VrrpScript {
         }
     }
     if !have_script && node.block.is_some() {
-        ctx.err(
+        // Validation leaves it out; keepalived removes it too.
+        ctx.warn(
             node.span(),
             format!(
-                "vrrp_script {}: expected a 'script' line in its block",
+                "vrrp_script {}: no 'script' line in its block; the vrrp_script is ignored, as keepalived does",
                 s.name
             ),
         );
@@ -144,9 +147,13 @@ pub fn track_file(ctx: &mut Ctx, node: &Node) -> TrackFile {
         }
     }
     if f.file.is_empty() && node.block.is_some() {
-        ctx.err(
+        // Validation leaves it out; keepalived ignores it too.
+        ctx.warn(
             node.span(),
-            format!("track_file {}: expected a 'file' line in its block", f.name),
+            format!(
+                "track_file {}: no 'file' line in its block; the track_file is ignored, as keepalived does",
+                f.name
+            ),
         );
     }
     f
@@ -277,6 +284,7 @@ pub fn sync_group(ctx: &mut Ctx, node: &Node) -> SyncGroup {
         smtp_alert: None,
         global_tracking: false,
         sync_group_tracking_weight: false,
+        member_spans: Vec::new(),
         span: node.span(),
     };
     for n in ctx.block(node) {
@@ -288,6 +296,7 @@ pub fn sync_group(ctx: &mut Ctx, node: &Node) -> SyncGroup {
                 for m in ctx.block(n) {
                     ctx.none(m);
                     g.group.push(m.kw().to_string());
+                    g.member_spans.push(m.span());
                 }
             }
             "track_interface" => g.track_interface = tracks(ctx, n, -253, 253),
@@ -302,10 +311,11 @@ pub fn sync_group(ctx: &mut Ctx, node: &Node) -> SyncGroup {
         }
     }
     if g.group.is_empty() && node.block.is_some() {
-        ctx.err(
+        // Validation removes it; keepalived does too.
+        ctx.warn(
             node.span(),
             format!(
-                "vrrp_sync_group {}: expected a 'group {{ ... }}' naming its instances",
+                "vrrp_sync_group {}: no 'group {{ ... }}' naming its instances; the sync group is ignored, as keepalived does",
                 g.name
             ),
         );
@@ -330,6 +340,68 @@ pub struct InstanceDraft {
     pub skip_check_adv_addr: Option<bool>,
     pub down_timer_adverts: Option<u32>,
     pub advert_span: Option<crate::config::diag::Span>,
+    pub state_set: bool,
+    pub priority_set: bool,
+    /// Where each keyword of the block stands (the last one when repeated), for diagnostics about
+    /// settings that do not fit together.
+    pub spans: KeywordSpans,
+}
+
+/// Keyword -> place of its line in one block.
+#[derive(Debug, Default)]
+pub struct KeywordSpans(Vec<(String, Span)>);
+
+impl KeywordSpans {
+    pub fn note(&mut self, n: &Node) {
+        self.0.push((n.kw().to_string(), n.span()));
+    }
+
+    /// The last line with this keyword (keepalived keeps the last setting).
+    pub fn get(&self, kw: &str) -> Option<Span> {
+        self.0.iter().rev().find(|(k, _)| k == kw).map(|(_, s)| *s)
+    }
+
+    /// The place of the first keyword of `kws` that occurs, else `fallback`.
+    pub fn any_or(&self, kws: &[&str], fallback: Span) -> Span {
+        kws.iter().find_map(|k| self.get(k)).unwrap_or(fallback)
+    }
+}
+
+/// keepalived's rule for an instance's address family: the first address the block names (source,
+/// multicast group, unicast peer or virtual address, in file order) decides it, and a later address
+/// of the other family is left out with a warning.
+#[derive(Default)]
+struct FamilyRule {
+    ipv6: Option<bool>,
+}
+
+impl FamilyRule {
+    /// Whether `a` fits the instance's family (deciding it when it is the first address).
+    fn fits(&mut self, a: IpAddr) -> bool {
+        *self.ipv6.get_or_insert(a.is_ipv6()) == a.is_ipv6()
+    }
+
+    fn family(&self) -> &'static str {
+        if self.ipv6 == Some(true) {
+            "IPv6"
+        } else {
+            "IPv4"
+        }
+    }
+
+    /// An optional single address (unicast_src_ip, mcast_src_ip, mcast_dst_ip).
+    fn single(&mut self, ctx: &mut Ctx, n: &Node, name: &str, a: Option<IpAddr>) -> Option<IpAddr> {
+        let a = a?;
+        if self.fits(a) {
+            return Some(a);
+        }
+        ctx.warn(n.span(), format!(
+            "vrrp_instance {name}: '{}' {a} is not of the instance's address family ({}, decided by its first address); ignored, as keepalived does",
+            n.kw(),
+            self.family()
+        ));
+        None
+    }
 }
 
 pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
@@ -386,6 +458,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             linkbeat_use_polling: false,
             sync_group: None,
             span: node.span(),
+            vrid_span: node.span(),
         },
         version: None,
         vrid_set: false,
@@ -401,15 +474,21 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
         skip_check_adv_addr: None,
         down_timer_adverts: None,
         advert_span: None,
+        state_set: false,
+        priority_set: false,
+        spans: KeywordSpans::default(),
     };
     let i = &mut d.inst;
+    let mut fam = FamilyRule::default();
     for n in ctx.block(node) {
+        d.spans.note(n);
         if notify_kw(ctx, n, &mut i.notify) {
             continue;
         }
         let kw = n.kw();
         match kw {
             "state" => {
+                d.state_set = true;
                 if let Some(t) = ctx.one(n, "MASTER or BACKUP") {
                     match t.text.to_ascii_uppercase().as_str() {
                         "MASTER" => i.state = InitialState::Master,
@@ -423,20 +502,36 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             }
             "interface" => i.interface = ctx.string(n, "an interface name"),
             "virtual_router_id" => {
+                i.vrid_span = n.span();
                 if let Some(v) = ctx.u8v(n, 1, 255) {
                     i.virtual_router_id = v;
                 }
                 d.vrid_set = true;
             }
-            "priority" => set(&mut i.priority, ctx.u8v(n, 1, 255)),
+            "priority" => {
+                d.priority_set = true;
+                set(&mut i.priority, ctx.u8v(n, 1, 255));
+            }
             "advert_int" => {
                 d.advert_span = n.args.first().map(|t| t.span);
                 set(&mut i.advert_int, ctx.timer(n, 255.0));
             }
             "version" => d.version = ctx.u8v(n, 2, 3),
             "authentication" => i.authentication = authentication(ctx, n),
-            "virtual_ipaddress" => i.virtual_ipaddress = addresses(ctx, n),
-            "virtual_ipaddress_excluded" => i.virtual_ipaddress_excluded = addresses(ctx, n),
+            "virtual_ipaddress" => {
+                // Several blocks add up, as in keepalived.
+                for a in addresses(ctx, n) {
+                    if fam.fits(a.addr) {
+                        i.virtual_ipaddress.push(a);
+                    } else {
+                        ctx.warn(a.span, format!(
+                            "vrrp_instance {}: virtual address {} is not of the instance's address family ({}, decided by its first address); ignored, as keepalived does (put it in virtual_ipaddress_excluded)",
+                            i.name, a.addr, fam.family()
+                        ));
+                    }
+                }
+            }
+            "virtual_ipaddress_excluded" => i.virtual_ipaddress_excluded.extend(addresses(ctx, n)),
             "virtual_routes" => {
                 i.virtual_routes = ctx
                     .block(n)
@@ -456,10 +551,30 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             "track_file" => i.track_file = tracks(ctx, n, -254, 254),
             "track_process" => i.track_process = tracks(ctx, n, -254, 254),
             "dont_track_primary" => set(&mut i.dont_track_primary, ctx.flag(n)),
-            "mcast_src_ip" => i.mcast_src_ip = ctx.ip(n),
-            "mcast_dst_ip" => i.mcast_dst_ip = ctx.ip(n),
-            "unicast_src_ip" => i.unicast_src_ip = ctx.ip(n),
-            "unicast_peer" => i.unicast_peer = peers(ctx, n),
+            "mcast_src_ip" => {
+                let a = ctx.ip(n);
+                i.mcast_src_ip = fam.single(ctx, n, &i.name, a);
+            }
+            "mcast_dst_ip" => {
+                let a = ctx.ip(n);
+                i.mcast_dst_ip = fam.single(ctx, n, &i.name, a);
+            }
+            "unicast_src_ip" => {
+                let a = ctx.ip(n);
+                i.unicast_src_ip = fam.single(ctx, n, &i.name, a);
+            }
+            "unicast_peer" => {
+                for p in peers(ctx, n) {
+                    if fam.fits(p.addr) {
+                        i.unicast_peer.push(p);
+                    } else {
+                        ctx.warn(p.span, format!(
+                            "vrrp_instance {}: unicast_peer {} is not of the instance's address family ({}, decided by its first address); ignored, as keepalived does",
+                            i.name, p.addr, fam.family()
+                        ));
+                    }
+                }
+            }
             "unicast_ttl" => i.unicast_ttl = ctx.u8v(n, 0, 255),
             "unicast_fault_no_peer" => set(&mut i.unicast_fault_no_peer, ctx.flag(n)),
             "check_unicast_src" => set(&mut i.check_unicast_src, ctx.flag(n)),
@@ -480,7 +595,16 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
                 });
             }
             "vmac_xmit_base" => set(&mut i.vmac_xmit_base, ctx.flag(n)),
-            "native_ipv6" => set(&mut i.native_ipv6, ctx.flag(n)),
+            "native_ipv6" => {
+                // keepalived: it makes the instance IPv6 and VRRPv3, unless IPv4 was decided.
+                if fam.ipv6 == Some(false) {
+                    ctx.warn(n.span(), format!("vrrp_instance {}: native_ipv6 with IPv4 addresses; ignored, as keepalived does", i.name));
+                } else if ctx.flag(n) == Some(true) {
+                    i.native_ipv6 = true;
+                    fam.ipv6 = Some(true);
+                    d.version = Some(3);
+                }
+            }
             "garp_master_delay" => d.garp_master_delay = ctx.timer(n, 86400.0),
             "garp_master_repeat" => d.garp_master_repeat = ctx.u32v(n, 0, 1_000_000),
             "garp_lower_prio_delay" => d.garp_lower_prio_delay = ctx.timer(n, 86400.0),
@@ -601,6 +725,7 @@ fn peers(ctx: &mut Ctx, node: &Node) -> Vec<UnicastPeer> {
             addr: a,
             min_ttl: None,
             max_ttl: None,
+            span: n.span(),
         };
         let mut k = 0;
         while k < n.args.len() {

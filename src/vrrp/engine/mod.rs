@@ -103,6 +103,20 @@ pub struct Slot {
     vmac: Option<crate::vrrp::vmac::Vmac>,
 }
 
+impl Slot {
+    /// Whether an advert from `src` to `dst` is for this instance among those with its VRID on its
+    /// interface (keepalived's rules): unicast and multicast are separate VRID spaces, a multicast
+    /// instance hears its own group, and unicast instances sharing a VRID each hear their own peers.
+    fn addressed(&self, dst: IpAddr, src: IpAddr, shared_unicast: bool) -> bool {
+        if self.cfg.unicast_peer.is_empty() {
+            dst.is_multicast() && self.dests.contains(&dst)
+        } else {
+            !dst.is_multicast()
+                && (!shared_unicast || self.cfg.unicast_peer.iter().any(|p| p.addr == src))
+        }
+    }
+}
+
 enum Event {
     Packet {
         ifindex: u32,
@@ -452,11 +466,17 @@ impl Engine {
                     *self.rejects.entry("TooShort".into()).or_default() += 1;
                     return;
                 };
-                let targets: Vec<usize> = (0..self.slots.len())
+                let same_vrid: Vec<usize> = (0..self.slots.len())
                     .filter(|&i| {
                         let p = self.slots[i].vi.params();
                         self.slots[i].ifindex == ifindex && p.family == family && p.vrid == vrid
                     })
+                    .collect();
+                let unicast = |i: &usize| !self.slots[*i].cfg.unicast_peer.is_empty();
+                let shared_unicast = same_vrid.iter().filter(|i| unicast(i)).count() > 1;
+                let targets: Vec<usize> = same_vrid
+                    .into_iter()
+                    .filter(|&i| self.slots[i].addressed(rx.dst, rx.src, shared_unicast))
                     .collect();
                 self.rx_src = Some(rx.src);
                 for i in targets {
