@@ -98,6 +98,11 @@ pub fn run(args: &CtlArgs, socket: &Path) -> ExitCode {
         return ExitCode::from(1);
     }
     if let Command::Events = cmd {
+        // The first line says the stream is on: a script knows from it that no event is missed.
+        if args.json {
+            println!("{first}");
+            let _ = std::io::stdout().flush();
+        }
         for l in lines {
             let Ok(l) = l else { break };
             if args.json {

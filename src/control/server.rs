@@ -121,6 +121,7 @@ pub fn serve(sock: &mut Socket, h: Handles) {
     let group = sock.group;
     info!("control socket on {}", sock.path.display());
     let clients = Rc::new(Cell::new(0usize));
+    let busy = Rc::new(Cell::new(0usize));
     tokio::task::spawn_local(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
@@ -128,9 +129,21 @@ pub fn serve(sock: &mut Socket, h: Handles) {
                 continue;
             };
             if clients.get() >= MAX_CLIENTS {
-                let _ = stream
-                    .write_all(proto::error("too many clients; try again").as_bytes())
-                    .await;
+                // Told so, after its request is read: closing on unread data resets the connection
+                // and the client would not see why. Beyond twice the limit: closed at once.
+                if busy.get() < MAX_CLIENTS {
+                    busy.set(busy.get() + 1);
+                    let busy = busy.clone();
+                    tokio::task::spawn_local(async move {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), read_line(&mut stream))
+                                .await;
+                        let _ = stream
+                            .write_all(proto::error("too many clients; try again").as_bytes())
+                            .await;
+                        busy.set(busy.get() - 1);
+                    });
+                }
                 continue;
             }
             clients.set(clients.get() + 1);
