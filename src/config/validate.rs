@@ -37,6 +37,7 @@ pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     );
     instances(ctx, cfg, check_machine);
     sync_groups(ctx, cfg);
+    track_processes(ctx, cfg);
     virtual_servers(ctx, cfg);
     if let Some(d) = &cfg.global.lvs_sync_daemon {
         if let Some(inst) = &d.instance {
@@ -58,6 +59,84 @@ pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     for s in &cfg.vrrp_scripts {
         if !used.contains(s.name.as_str()) {
             ctx.warn(s.span, format!("vrrp_script {} is not tracked by any vrrp_instance or sync group; it will not run", s.name));
+        }
+    }
+}
+
+/// References to vrrp_track_process blocks from instances and sync groups.
+fn track_processes(ctx: &mut Ctx, cfg: &Config) {
+    names_unique(
+        ctx,
+        cfg.track_processes
+            .iter()
+            .map(|p| (p.name.as_str(), p.span)),
+        "vrrp_track_process",
+    );
+    let defined: HashSet<&str> = cfg
+        .track_processes
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let lists = cfg
+        .vrrp_instances
+        .iter()
+        .map(|i| (format!("vrrp_instance {}", i.name), &i.track_process))
+        .chain(
+            cfg.sync_groups
+                .iter()
+                .map(|g| (format!("vrrp_sync_group {}", g.name), &g.track_process)),
+        );
+    for (owner, list) in lists {
+        let mut seen: HashSet<&str> = HashSet::new();
+        for t in list {
+            if !defined.contains(t.name.as_str()) {
+                ctx.err(
+                    t.span,
+                    format!(
+                        "{owner}: track_process '{}' names no vrrp_track_process",
+                        t.name
+                    ),
+                );
+            } else if !seen.insert(t.name.as_str()) {
+                ctx.err(
+                    t.span,
+                    format!("{owner}: track_process '{}' is listed twice", t.name),
+                );
+            }
+        }
+    }
+    for g in &cfg.sync_groups {
+        let owners: Vec<&str> = cfg
+            .vrrp_instances
+            .iter()
+            .filter(|i| i.priority == 255 && g.group.contains(&i.name))
+            .map(|i| i.name.as_str())
+            .collect();
+        if owners.is_empty() {
+            continue;
+        }
+        for t in &g.track_process {
+            let Some(p) = cfg.track_processes.iter().find(|p| p.name == t.name) else {
+                continue;
+            };
+            if t.weight.unwrap_or(p.weight) != 0 {
+                ctx.warn(t.span, format!(
+                    "vrrp_sync_group {}: track_process '{}' counts with weight 0 (FAULT without its quorum) for {}, which has priority 255, as in keepalived",
+                    g.name, t.name, owners.join(", ")
+                ));
+            }
+        }
+    }
+    let used: HashSet<&str> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| &i.track_process)
+        .chain(cfg.sync_groups.iter().flat_map(|g| &g.track_process))
+        .map(|t| t.name.as_str())
+        .collect();
+    for p in &cfg.track_processes {
+        if !used.contains(p.name.as_str()) {
+            ctx.warn(p.span, format!("vrrp_track_process {} is not tracked by any vrrp_instance or sync group; it is not watched", p.name));
         }
     }
 }
@@ -123,11 +202,6 @@ pub(crate) fn local_addresses() -> HashSet<IpAddr> {
 fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     let scripts: HashSet<&str> = cfg.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
     let files: HashSet<&str> = cfg.track_files.iter().map(|s| s.name.as_str()).collect();
-    let procs: HashSet<&str> = cfg
-        .track_processes
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
     let mut vrids: HashMap<(String, u8, bool), (String, Span)> = HashMap::new();
     let local = if check_machine && cfg.vrrp_instances.iter().any(|i| i.priority == 255) {
         local_addresses()
@@ -153,17 +227,6 @@ fn instances(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
                     t.span,
                     format!(
                         "vrrp_instance {name}: track_file '{}' names no track_file block",
-                        t.name
-                    ),
-                );
-            }
-        }
-        for t in &i.track_process {
-            if !procs.contains(t.name.as_str()) {
-                ctx.err(
-                    t.span,
-                    format!(
-                        "vrrp_instance {name}: track_process '{}' names no vrrp_track_process",
                         t.name
                     ),
                 );

@@ -1,0 +1,387 @@
+//! The shell around `Quorums`: a thread of its own (reading /proc may block on a busy process,
+//! and VRRP must not wait for it) with a small tokio runtime. It follows the kernel's process
+//! events, reads /proc again after lost events, and scans /proc every second where the kernel
+//! sends no events (no proc connector, a refused subscription, no answer). It tells the VRRP
+//! engine each verdict that changes; a reload hands it the new blocks and gets every verdict.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use super::connector::{Connector, Namespace, Received};
+use super::procfs;
+use super::quorum::{Change, Def, Input, Needs, Quorums};
+use super::wire::{self, ProcEvent};
+
+/// /proc scans without process events.
+const POLL: Duration = Duration::from_secs(1);
+/// After lost events, the burst that caused it is left to pass before /proc is read again.
+const RESCAN_AFTER_LOSS: Duration = Duration::from_secs(1);
+/// How long the kernel has to answer the subscription.
+const ACK_WAIT: Duration = Duration::from_secs(1);
+/// Datagrams handled before the thread looks at its commands again.
+const BATCH: usize = 256;
+
+/// Settings from global_defs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub rcvbuf: Option<u32>,
+    pub rcvbuf_force: bool,
+}
+
+/// Changed verdicts, tagged with the configuration generation they belong to.
+#[derive(Debug)]
+pub struct Verdicts {
+    pub gen: u64,
+    pub changes: Vec<Change>,
+}
+
+enum Command {
+    Reconfigure {
+        defs: Vec<Def>,
+        reply: oneshot::Sender<(u64, Vec<Change>)>,
+    },
+}
+
+/// The engine's handle; dropping it ends the thread (which unsubscribes).
+pub struct Monitor {
+    ctl: mpsc::UnboundedSender<Command>,
+}
+
+impl Monitor {
+    /// Starts watching `defs`; their verdicts now (generation 0), or None when no thread can
+    /// start (then the verdicts of one scan, which never change).
+    pub async fn start(
+        defs: Vec<Def>,
+        opts: Options,
+        out: mpsc::UnboundedSender<Verdicts>,
+    ) -> (Option<Monitor>, Vec<Change>) {
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        let (ready, first) = oneshot::channel();
+        let thread_defs = defs.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lvsd-track-proc".into())
+            .spawn(move || run_thread(thread_defs, opts, out, ctl_rx, ready));
+        if let Err(e) = spawned {
+            error!("track_process: cannot start its thread: {e}; processes are counted once, now");
+            return (None, count_once(defs));
+        }
+        match first.await {
+            Ok(statuses) => (Some(Monitor { ctl }), statuses),
+            Err(_) => {
+                error!("track_process: its thread ended at start; processes are counted once, now");
+                (None, count_once(defs))
+            }
+        }
+    }
+
+    /// New blocks (a reload): the new generation and every verdict.
+    pub async fn reconfigure(&self, defs: Vec<Def>) -> Option<(u64, Vec<Change>)> {
+        let (reply, rx) = oneshot::channel();
+        self.ctl.send(Command::Reconfigure { defs, reply }).ok()?;
+        rx.await.ok()
+    }
+}
+
+fn run_thread(
+    defs: Vec<Def>,
+    opts: Options,
+    out: mpsc::UnboundedSender<Verdicts>,
+    ctl: mpsc::UnboundedReceiver<Command>,
+    ready: oneshot::Sender<Vec<Change>>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("track_process: cannot start its runtime: {e}");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let mut w = Watch::start(defs, opts);
+        if ready.send(w.core.statuses()).is_err() {
+            return;
+        }
+        w.run(ctl, out).await;
+    });
+}
+
+enum Source {
+    Events {
+        conn: AsyncFd<Connector>,
+        /// The subscription's mark, until the kernel answers (or sends any event).
+        waiting: Option<(u32, Instant)>,
+    },
+    Poll {
+        next: Instant,
+    },
+}
+
+struct Watch {
+    core: Quorums,
+    source: Source,
+    rescan_at: Option<Instant>,
+    gen: u64,
+    /// Datagrams dropped as malformed or not from the kernel, for one log line each kind.
+    malformed_logged: bool,
+    foreign_logged: bool,
+}
+
+/// Verdicts of one scan, when nothing can follow the processes.
+fn count_once(defs: Vec<Def>) -> Vec<Change> {
+    let procs = procfs::scan(needs_of(&defs));
+    Quorums::new(defs, &procs).statuses()
+}
+
+fn needs_of(defs: &[Def]) -> Needs {
+    Quorums::new(defs.to_vec(), &[]).needs()
+}
+
+impl Watch {
+    /// Subscribes first, then scans, so no process starts unseen in between.
+    fn start(defs: Vec<Def>, opts: Options) -> Watch {
+        let source = Watch::subscribe(opts);
+        let procs = procfs::scan(needs_of(&defs));
+        Watch {
+            core: Quorums::new(defs, &procs),
+            source,
+            rescan_at: None,
+            gen: 0,
+            malformed_logged: false,
+            foreign_logged: false,
+        }
+    }
+
+    fn subscribe(opts: Options) -> Source {
+        let mark = rand::random::<u32>();
+        let opened =
+            Connector::open(opts.rcvbuf, opts.rcvbuf_force, 1, mark).and_then(|(c, ns)| {
+                // SAFETY: the Connector owns its descriptor, open and unchanged as long as the
+                // AsyncFd that owns the Connector.
+                let fd = unsafe { AsyncFd::register(c) }.map_err(|e| e.into_parts().1)?;
+                Ok((fd, ns))
+            });
+        match opened {
+            Ok((conn, ns)) => {
+                if ns == Namespace::Initial {
+                    info!("track_process: process events come from the initial network namespace (this one has no proc connector)");
+                }
+                Source::Events {
+                    conn,
+                    waiting: Some((mark.wrapping_add(1), Instant::now() + ACK_WAIT)),
+                }
+            }
+            Err(e) => {
+                warn!("track_process: no process events from the kernel ({e}); reading /proc every {}s instead", POLL.as_secs());
+                Watch::polling()
+            }
+        }
+    }
+
+    fn polling() -> Source {
+        Source::Poll {
+            next: Instant::now() + POLL,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        mut ctl: mpsc::UnboundedReceiver<Command>,
+        out: mpsc::UnboundedSender<Verdicts>,
+    ) {
+        loop {
+            let wake = [
+                self.core.next_deadline().map(Instant::from_std),
+                self.rescan_at,
+                match &self.source {
+                    Source::Events { waiting, .. } => waiting.map(|(_, t)| t),
+                    Source::Poll { next } => Some(*next),
+                },
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let readable = async {
+                match &self.source {
+                    Source::Events { conn, .. } => conn.readable().await.map(|mut g| {
+                        g.clear_ready();
+                    }),
+                    Source::Poll { .. } => std::future::pending().await,
+                }
+            };
+            let changes = tokio::select! {
+                cmd = ctl.recv() => match cmd {
+                    Some(Command::Reconfigure { defs, reply }) => {
+                        let changes = self.reconfigure(defs);
+                        let _ = reply.send((self.gen, self.core.statuses()));
+                        changes
+                    }
+                    None => return,
+                },
+                r = readable => match r {
+                    Ok(()) => self.drain(),
+                    Err(e) => {
+                        warn!("track_process: waiting for process events: {e}; reading /proc every {}s instead", POLL.as_secs());
+                        self.source = Watch::polling();
+                        Vec::new()
+                    }
+                },
+                _ = sleep => self.timers(),
+            };
+            if !changes.is_empty() {
+                for c in &changes {
+                    info!(
+                        "Quorum {} for tracked process {} ({} running)",
+                        if c.up { "gained" } else { "lost" },
+                        c.name,
+                        c.count
+                    );
+                }
+                let v = Verdicts {
+                    gen: self.gen,
+                    changes,
+                };
+                if out.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reconfigure(&mut self, defs: Vec<Def>) -> Vec<Change> {
+        self.gen += 1;
+        let procs = procfs::scan(needs_of(&defs));
+        self.core
+            .reconfigure(defs, std::time::Instant::now(), &procs)
+    }
+
+    /// Reads what the socket holds now (up to a batch).
+    fn drain(&mut self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let mut buf = [0u8; 4096];
+        for _ in 0..BATCH {
+            let Source::Events { conn, .. } = &self.source else {
+                break;
+            };
+            match conn.get_ref().recv(&mut buf) {
+                Ok(Received::Kernel(n)) => {
+                    let (events, bad) = wire::parse(&buf[..n.min(buf.len())]);
+                    if bad > 0 && !std::mem::replace(&mut self.malformed_logged, true) {
+                        warn!("track_process: dropped a malformed process event message (logged once)");
+                    }
+                    for ev in events {
+                        changes.extend(self.event(ev));
+                    }
+                }
+                Ok(Received::Foreign(pid)) => {
+                    if !std::mem::replace(&mut self.foreign_logged, true) {
+                        warn!("track_process: dropped a message from port {pid}, not the kernel (logged once)");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => self.lost(),
+                Err(e) => {
+                    warn!("track_process: receiving process events: {e}");
+                    break;
+                }
+            }
+        }
+        changes
+    }
+
+    /// The kernel dropped events: read /proc again once the burst is over, with more buffer.
+    fn lost(&mut self) {
+        if self.rescan_at.is_some() {
+            return;
+        }
+        let grown = match &self.source {
+            Source::Events { conn, .. } => conn.get_ref().grow(),
+            Source::Poll { .. } => None,
+        };
+        match grown {
+            Some(size) => warn!("track_process: process events were lost (receive buffer full); reading /proc again in 1s; receive buffer now {size} bytes (global_defs process_monitor_rcv_bufs sets it)"),
+            None => warn!("track_process: process events were lost (receive buffer full); reading /proc again in 1s"),
+        }
+        self.rescan_at = Some(Instant::now() + RESCAN_AFTER_LOSS);
+    }
+
+    fn event(&mut self, ev: ProcEvent) -> Vec<Change> {
+        let now = std::time::Instant::now();
+        if let Source::Events { waiting, .. } = &mut self.source {
+            match (&ev, *waiting) {
+                (ProcEvent::Ack { ack, err, .. }, Some((mark, _))) if *ack == mark => {
+                    *waiting = None;
+                    if *err != 0 {
+                        let e = io::Error::from_raw_os_error(*err as i32);
+                        warn!("track_process: the kernel refused process events ({e}); reading /proc every {}s instead", POLL.as_secs());
+                        self.source = Watch::polling();
+                        return Vec::new();
+                    }
+                    info!("track_process: following the kernel's process events");
+                }
+                (ProcEvent::Ack { .. }, _) => {}
+                // Events flow: the answer itself was lost.
+                (_, Some(_)) => *waiting = None,
+                _ => {}
+            }
+        }
+        let input = match ev {
+            ProcEvent::Ack { .. } => return Vec::new(),
+            ProcEvent::Fork { parent, child } => Input::Fork { parent, child },
+            ProcEvent::Exec { pid } => match procfs::read(pid, self.core.needs()) {
+                Some(info) => Input::Exec(info),
+                // Gone already: its exit follows.
+                None => return Vec::new(),
+            },
+            ProcEvent::Comm { pid, comm } => Input::Comm { pid, comm },
+            ProcEvent::Exit { pid } => Input::Exit { pid },
+        };
+        self.core.handle(now, input)
+    }
+
+    fn timers(&mut self) -> Vec<Change> {
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        match &mut self.source {
+            Source::Events {
+                waiting: Some((_, t)),
+                ..
+            } if *t <= now => {
+                warn!("track_process: the kernel did not answer the subscription to process events; reading /proc every {}s instead", POLL.as_secs());
+                self.source = Watch::polling();
+            }
+            Source::Poll { next } if *next <= now => {
+                *next = now + POLL;
+                changes.extend(self.rescan());
+            }
+            _ => {}
+        }
+        if self.rescan_at.is_some_and(|t| t <= now) {
+            self.rescan_at = None;
+            debug!("track_process: reading /proc after lost events");
+            changes.extend(self.rescan());
+        }
+        changes.extend(self.core.handle(now.into_std(), Input::Tick));
+        changes
+    }
+
+    fn rescan(&mut self) -> Vec<Change> {
+        let procs = procfs::scan(self.core.needs());
+        self.core
+            .handle(std::time::Instant::now(), Input::Rescan(procs))
+    }
+}
