@@ -283,19 +283,19 @@ pub fn track_process(ctx: &mut Ctx, node: &Node) -> TrackProcess {
 
 /// Names that can never equal a process name (what /proc/PID/comm shows).
 fn process_name_warnings(ctx: &mut Ctx, span: crate::config::diag::Span, p: &TrackProcess) {
-    if p.process.len() > COMM_MAX {
-        ctx.warn(
-            span,
-            format!(
-                "vrrp_track_process {}: the kernel keeps the first {COMM_MAX} bytes of a process name, so '{}' never matches one (as in keepalived); use 'full_command' to match the command line",
-                p.name, p.process
-            ),
-        );
-    } else if p.process.starts_with('/') {
+    if p.process.starts_with('/') {
         ctx.warn(
             span,
             format!(
                 "vrrp_track_process {}: '{}' is compared with the process name (such as 'nginx'), not its path; use 'full_command' to match the command line",
+                p.name, p.process
+            ),
+        );
+    } else if p.process.len() > COMM_MAX {
+        ctx.warn(
+            span,
+            format!(
+                "vrrp_track_process {}: the kernel keeps the first {COMM_MAX} bytes of a process name, so '{}' never matches one (as in keepalived); use 'full_command' to match the command line",
                 p.name, p.process
             ),
         );

@@ -1,13 +1,15 @@
 //! The process-events socket: NETLINK_CONNECTOR bound to the process-events group, subscribed
 //! with PROC_CN_MCAST_LISTEN. The kernel has its connector only in the initial network
 //! namespace and refuses a subscription from any other (ECONNREFUSED, where keepalived 2.2.7
-//! gives up); lvsd then opens the socket from a short-lived thread that enters the initial
-//! namespace, which root may. Only datagrams from the kernel (port id 0) are taken.
+//! gives up); lvsd then opens the socket from a short-lived thread that enters the network
+//! namespace of process 1, or else of its nearest ancestor in another one (`ip netns exec`
+//! leaves the caller's), which root may. Only datagrams from the kernel (port id 0) are taken.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use super::wire::{subscribe, CN_IDX_PROC, NETLINK_CONNECTOR};
 
@@ -107,18 +109,32 @@ impl Connector {
         let t = std::thread::Builder::new()
             .name("lvsd-proc-ns".into())
             .spawn(move || -> io::Result<Connector> {
-                let initial = File::open("/proc/1/ns/net")?;
-                let own = std::fs::metadata("/proc/thread-self/ns/net")?;
-                let init_meta = initial.metadata()?;
-                if (init_meta.dev(), init_meta.ino()) == (own.dev(), own.ino()) {
-                    return Err(io::Error::other(
-                        "process 1 is in this network namespace too",
-                    ));
+                let mut tried = vec![namespace_id(Path::new("/proc/thread-self/ns/net"))?];
+                let mut last = io::Error::other("no process in another network namespace");
+                for pid in candidates() {
+                    let Ok(ns) = File::open(format!("/proc/{pid}/ns/net")) else {
+                        continue;
+                    };
+                    let Ok(id) = ns.metadata().map(|m| (m.dev(), m.ino())) else {
+                        continue;
+                    };
+                    if tried.contains(&id) {
+                        continue;
+                    }
+                    tried.push(id);
+                    // SAFETY: setns(2) on an open namespace file; it changes only this thread,
+                    // which ends right after opening the socket.
+                    if let Err(e) = cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })
+                    {
+                        last = e;
+                        continue;
+                    }
+                    match Connector::open_here(size, force, seq, ack) {
+                        Ok(c) => return Ok(c),
+                        Err(e) => last = e,
+                    }
                 }
-                // SAFETY: setns(2) on an open namespace file; it changes only this thread,
-                // which ends right after opening the socket.
-                cvt(unsafe { libc::setns(initial.as_raw_fd(), libc::CLONE_NEWNET) })?;
-                Connector::open_here(size, force, seq, ack)
+                Err(last)
             })?;
         t.join()
             .unwrap_or_else(|_| Err(io::Error::other("the thread opening the socket failed")))
@@ -213,6 +229,35 @@ impl Connector {
     }
 }
 
+fn namespace_id(path: &Path) -> io::Result<(u64, u64)> {
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Process 1, then this process's ancestors, nearest first.
+fn candidates() -> Vec<u32> {
+    let mut out = vec![1];
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        match parent_of(pid) {
+            Some(p) if p > 1 && !out.contains(&p) => {
+                out.push(p);
+                pid = p;
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The fourth field of /proc/PID/stat, after the name in parentheses.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 impl AsRawFd for Connector {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
@@ -223,5 +268,78 @@ impl Drop for Connector {
     /// The kernel counts listeners to decide whether to build events at all: say goodbye.
     fn drop(&mut self) {
         let _ = self.send(&subscribe(false, 0, 0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::track_process::wire::{parse, ProcEvent};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn parents_come_from_proc() {
+        // SAFETY: getppid has no preconditions.
+        let ppid = unsafe { libc::getppid() } as u32;
+        assert_eq!(parent_of(std::process::id()), Some(ppid));
+        assert_eq!(parent_of(u32::MAX), None);
+        let c = candidates();
+        assert_eq!(c[0], 1);
+        assert!(c.len() == 1 || c[1] == ppid || ppid == 1, "{c:?}");
+    }
+
+    /// Root only: the kernel answers the subscription and reports a child's exec and exit. On a
+    /// busy machine the buffer may overflow and drop them (ENOBUFS): a new child is run then.
+    #[test]
+    fn the_kernel_answers_and_reports_a_child() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: the proc connector needs root");
+            return;
+        }
+        let mark = 0x5eed_0000 ^ std::process::id();
+        let (c, _) = Connector::open(None, false, 1, mark).expect("proc connector");
+        let mut buf = [0u8; 4096];
+        let (mut acked, mut lost_any) = (false, false);
+        for _attempt in 0..5 {
+            let mut child = std::process::Command::new("true")
+                .spawn()
+                .expect("run true");
+            let pid = child.id();
+            child.wait().expect("wait");
+            let (mut exec, mut exit, mut lost) = (false, false, false);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !(lost || exec && exit) && Instant::now() < deadline {
+                match c.recv(&mut buf) {
+                    Ok(Received::Kernel(n)) => {
+                        for ev in parse(&buf[..n]).0 {
+                            match ev {
+                                ProcEvent::Ack { ack, err, .. } if ack == mark.wrapping_add(1) => {
+                                    assert_eq!(err, 0);
+                                    acked = true;
+                                }
+                                ProcEvent::Exec { pid: p } if p == pid => exec = true,
+                                ProcEvent::Exit { pid: p } if p == pid => exit = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                    Ok(Received::Foreign(p)) => panic!("a datagram from port {p}"),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => lost = true,
+                    Err(e) => panic!("recv: {e}"),
+                }
+            }
+            lost_any |= lost;
+            if exec && exit {
+                assert!(acked || lost_any, "the subscription is answered");
+                assert!(c.grow().is_some_and(|s| s >= 1 << 20));
+                return;
+            }
+            assert!(lost, "exec {exec}, exit {exit} of {pid} within 10 s");
+        }
+        panic!("events lost five times in a row");
     }
 }

@@ -23,6 +23,8 @@ const POLL: Duration = Duration::from_secs(1);
 const RESCAN_AFTER_LOSS: Duration = Duration::from_secs(1);
 /// How long the kernel has to answer the subscription.
 const ACK_WAIT: Duration = Duration::from_secs(1);
+/// `LVSD_PROC_EVENTS=0`: scan /proc instead of following events (documented in lvsd(8)).
+const EVENTS_ENV: &str = "LVSD_PROC_EVENTS";
 /// Datagrams handled before the thread looks at its commands again.
 const BATCH: usize = 256;
 
@@ -43,7 +45,8 @@ pub struct Verdicts {
 enum Command {
     Reconfigure {
         defs: Vec<Def>,
-        reply: oneshot::Sender<(u64, Vec<Change>)>,
+        gen: u64,
+        reply: oneshot::Sender<Vec<Change>>,
     },
 }
 
@@ -53,10 +56,11 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts watching `defs`; their verdicts now (generation 0), or None when no thread can
-    /// start (then the verdicts of one scan, which never change).
+    /// Starts watching `defs`, reporting changes as generation `gen`; their verdicts now. None
+    /// when no thread can start (the verdicts are then those of one scan, and never change).
     pub async fn start(
         defs: Vec<Def>,
+        gen: u64,
         opts: Options,
         out: mpsc::UnboundedSender<Verdicts>,
     ) -> (Option<Monitor>, Vec<Change>) {
@@ -65,7 +69,7 @@ impl Monitor {
         let thread_defs = defs.clone();
         let spawned = std::thread::Builder::new()
             .name("lvsd-track-proc".into())
-            .spawn(move || run_thread(thread_defs, opts, out, ctl_rx, ready));
+            .spawn(move || run_thread(thread_defs, gen, opts, out, ctl_rx, ready));
         if let Err(e) = spawned {
             error!("track_process: cannot start its thread: {e}; processes are counted once, now");
             return (None, count_once(defs));
@@ -79,16 +83,19 @@ impl Monitor {
         }
     }
 
-    /// New blocks (a reload): the new generation and every verdict.
-    pub async fn reconfigure(&self, defs: Vec<Def>) -> Option<(u64, Vec<Change>)> {
+    /// New blocks (a reload), whose changes come as generation `gen`: every verdict now.
+    pub async fn reconfigure(&self, defs: Vec<Def>, gen: u64) -> Option<Vec<Change>> {
         let (reply, rx) = oneshot::channel();
-        self.ctl.send(Command::Reconfigure { defs, reply }).ok()?;
+        self.ctl
+            .send(Command::Reconfigure { defs, gen, reply })
+            .ok()?;
         rx.await.ok()
     }
 }
 
 fn run_thread(
     defs: Vec<Def>,
+    gen: u64,
     opts: Options,
     out: mpsc::UnboundedSender<Verdicts>,
     ctl: mpsc::UnboundedReceiver<Command>,
@@ -105,7 +112,7 @@ fn run_thread(
         }
     };
     rt.block_on(async move {
-        let mut w = Watch::start(defs, opts);
+        let mut w = Watch::start(defs, gen, opts);
         if ready.send(w.core.statuses()).is_err() {
             return;
         }
@@ -146,20 +153,27 @@ fn needs_of(defs: &[Def]) -> Needs {
 
 impl Watch {
     /// Subscribes first, then scans, so no process starts unseen in between.
-    fn start(defs: Vec<Def>, opts: Options) -> Watch {
+    fn start(defs: Vec<Def>, gen: u64, opts: Options) -> Watch {
         let source = Watch::subscribe(opts);
         let procs = procfs::scan(needs_of(&defs));
         Watch {
             core: Quorums::new(defs, &procs),
             source,
             rescan_at: None,
-            gen: 0,
+            gen,
             malformed_logged: false,
             foreign_logged: false,
         }
     }
 
     fn subscribe(opts: Options) -> Source {
+        if std::env::var_os(EVENTS_ENV).is_some_and(|v| v == "0") {
+            info!(
+                "track_process: {EVENTS_ENV}=0, reading /proc every {}s",
+                POLL.as_secs()
+            );
+            return Watch::polling();
+        }
         let mark = rand::random::<u32>();
         let opened =
             Connector::open(opts.rcvbuf, opts.rcvbuf_force, 1, mark).and_then(|(c, ns)| {
@@ -224,10 +238,13 @@ impl Watch {
             };
             let changes = tokio::select! {
                 cmd = ctl.recv() => match cmd {
-                    Some(Command::Reconfigure { defs, reply }) => {
-                        let changes = self.reconfigure(defs);
-                        let _ = reply.send((self.gen, self.core.statuses()));
-                        changes
+                    Some(Command::Reconfigure { defs, gen, reply }) => {
+                        self.gen = gen;
+                        let procs = procfs::scan(needs_of(&defs));
+                        // The reply holds every verdict: the changes need not follow.
+                        self.core.reconfigure(defs, std::time::Instant::now(), &procs);
+                        let _ = reply.send(self.core.statuses());
+                        Vec::new()
                     }
                     None => return,
                 },
@@ -259,13 +276,6 @@ impl Watch {
                 }
             }
         }
-    }
-
-    fn reconfigure(&mut self, defs: Vec<Def>) -> Vec<Change> {
-        self.gen += 1;
-        let procs = procfs::scan(needs_of(&defs));
-        self.core
-            .reconfigure(defs, std::time::Instant::now(), &procs)
     }
 
     /// Reads what the socket holds now (up to a batch).
