@@ -445,3 +445,48 @@ fn without_process_events_proc_is_read_every_second() {
     );
     expect_holder(&lab, VIP, 1, "the process is gone");
 }
+
+#[test]
+fn lost_events_are_made_up_by_reading_proc_again() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let mut procs = Procs::new(&lab);
+    let name = unique("l");
+    let block = format!("vrrp_track_process web {{\n    process {name}\n}}\n");
+    procs.sleep("web", &name, &["1000"]);
+    let a = lab.lvsd(0, &conf(&block, "VI_1", 51, VIP, 150, &tracking(&["web"])));
+    backup(&mut lab);
+    expect_holder(&lab, VIP, 0, "the process runs");
+    let rescan = "track_process: reading /proc again after lost events";
+    let before = lab.log(a).matches(rescan).count();
+    // While lvsd is stopped, 100,000 renames (an event each, some 70 MB of buffer; lvsd's is at
+    // most 16 MiB this soon) fill its socket; then the tracked process ends, and its exit
+    // cannot be queued.
+    lab.signal(a, libc::SIGSTOP);
+    std::thread::spawn(|| {
+        for i in 0..100_000u32 {
+            let n = std::ffi::CString::new(format!("lvtp-flood{}", i % 10)).expect("name");
+            // SAFETY: PR_SET_NAME with a NUL-terminated name renames this thread only.
+            unsafe { libc::prctl(libc::PR_SET_NAME, n.as_ptr()) };
+        }
+    })
+    .join()
+    .expect("flood thread");
+    procs.stop("web");
+    lab.signal(a, libc::SIGCONT);
+    expect_log(&lab, a, rescan, before + 1);
+    expect_log(
+        &lab,
+        a,
+        "Quorum lost for tracked process web (0 running)",
+        1,
+    );
+    expect_holder(
+        &lab,
+        VIP,
+        1,
+        "the scan after the loss found the process gone",
+    );
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use super::connector::{Connector, Namespace, Received};
 use super::procfs;
@@ -123,7 +123,7 @@ fn run_thread(
 enum Source {
     Events {
         conn: AsyncFd<Connector>,
-        /// The subscription's mark, until the kernel answers (or sends any event).
+        /// The mark the kernel's answer carries, and until when it may come.
         waiting: Option<(u32, Instant)>,
     },
     Poll {
@@ -139,6 +139,45 @@ struct Watch {
     /// Datagrams dropped as malformed or not from the kernel, for one log line each kind.
     malformed_logged: bool,
     foreign_logged: bool,
+}
+
+/// What one wake-up read from the socket.
+#[derive(Default)]
+struct Batch {
+    events: Vec<ProcEvent>,
+    malformed: usize,
+    /// A sender other than the kernel.
+    foreign: Option<u32>,
+    /// The kernel dropped events (ENOBUFS).
+    lost: bool,
+    error: Option<io::Error>,
+}
+
+/// Waits until the socket is readable and reads what it holds, up to a batch; readiness is
+/// cleared only when the socket is empty, so a batch cut short is read on at the next turn.
+async fn receive(conn: &AsyncFd<Connector>) -> io::Result<Batch> {
+    let mut guard = conn.readable().await?;
+    let mut b = Batch::default();
+    let mut buf = [0u8; 4096];
+    for _ in 0..BATCH {
+        match guard.try_io(|c| c.get_ref().recv(&mut buf)) {
+            Ok(Ok(Received::Kernel(n))) => {
+                let (events, bad) = wire::parse(&buf[..n.min(buf.len())]);
+                b.events.extend(events);
+                b.malformed += bad;
+            }
+            Ok(Ok(Received::Foreign(pid))) => b.foreign = Some(pid),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => b.lost = true,
+            Ok(Err(e)) => {
+                b.error = Some(e);
+                break;
+            }
+            // Empty: try_io cleared the readiness.
+            Err(_would_block) => break,
+        }
+    }
+    Ok(b)
 }
 
 /// Verdicts of one scan, when nothing can follow the processes.
@@ -230,9 +269,7 @@ impl Watch {
             };
             let readable = async {
                 match &self.source {
-                    Source::Events { conn, .. } => conn.readable().await.map(|mut g| {
-                        g.clear_ready();
-                    }),
+                    Source::Events { conn, .. } => receive(conn).await,
                     Source::Poll { .. } => std::future::pending().await,
                 }
             };
@@ -249,7 +286,7 @@ impl Watch {
                     None => return,
                 },
                 r = readable => match r {
-                    Ok(()) => self.drain(),
+                    Ok(batch) => self.handle_batch(batch),
                     Err(e) => {
                         warn!("track_process: waiting for process events: {e}; reading /proc every {}s instead", POLL.as_secs());
                         self.source = Watch::polling();
@@ -278,37 +315,28 @@ impl Watch {
         }
     }
 
-    /// Reads what the socket holds now (up to a batch).
-    fn drain(&mut self) -> Vec<Change> {
-        let mut changes = Vec::new();
-        let mut buf = [0u8; 4096];
-        for _ in 0..BATCH {
-            let Source::Events { conn, .. } = &self.source else {
-                break;
-            };
-            match conn.get_ref().recv(&mut buf) {
-                Ok(Received::Kernel(n)) => {
-                    let (events, bad) = wire::parse(&buf[..n.min(buf.len())]);
-                    if bad > 0 && !std::mem::replace(&mut self.malformed_logged, true) {
-                        warn!("track_process: dropped a malformed process event message (logged once)");
-                    }
-                    for ev in events {
-                        changes.extend(self.event(ev));
-                    }
-                }
-                Ok(Received::Foreign(pid)) => {
-                    if !std::mem::replace(&mut self.foreign_logged, true) {
-                        warn!("track_process: dropped a message from port {pid}, not the kernel (logged once)");
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => self.lost(),
-                Err(e) => {
-                    warn!("track_process: receiving process events: {e}");
-                    break;
-                }
+    fn handle_batch(&mut self, b: Batch) -> Vec<Change> {
+        if b.malformed > 0 && !std::mem::replace(&mut self.malformed_logged, true) {
+            warn!("track_process: dropped a malformed process event message (logged once)");
+        }
+        if let Some(pid) = b.foreign {
+            if !std::mem::replace(&mut self.foreign_logged, true) {
+                warn!("track_process: dropped a message from port {pid}, not the kernel (logged once)");
             }
+        }
+        if let Some(e) = b.error {
+            warn!(
+                "track_process: receiving process events: {e}; reading /proc every {}s instead",
+                POLL.as_secs()
+            );
+            self.source = Watch::polling();
+        }
+        if b.lost {
+            self.lost();
+        }
+        let mut changes = Vec::new();
+        for ev in b.events {
+            changes.extend(self.event(ev));
         }
         changes
     }
@@ -343,9 +371,10 @@ impl Watch {
                     }
                     info!("track_process: following the kernel's process events");
                 }
-                (ProcEvent::Ack { .. }, _) => {}
-                // Events flow: the answer itself was lost.
-                (_, Some(_)) => *waiting = None,
+                // The kernel queues its answer while taking the subscription: what comes before
+                // it happened before the scan, or is meant for other listeners (outside the
+                // initial pid namespace, the kernel answers nobody and its pids are not ours).
+                (_, Some(_)) => return Vec::new(),
                 _ => {}
             }
         }
@@ -382,7 +411,7 @@ impl Watch {
         }
         if self.rescan_at.is_some_and(|t| t <= now) {
             self.rescan_at = None;
-            debug!("track_process: reading /proc after lost events");
+            info!("track_process: reading /proc again after lost events");
             changes.extend(self.rescan());
         }
         changes.extend(self.core.handle(now.into_std(), Input::Tick));
