@@ -490,3 +490,31 @@ fn lost_events_are_made_up_by_reading_proc_again() {
         "the scan after the loss found the process gone",
     );
 }
+
+#[test]
+fn a_sync_group_tracking_a_process_moves_all_its_addresses() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(2);
+    let mut procs = Procs::new(&lab);
+    let name = unique("g");
+    let blocks = format!(
+        "vrrp_track_process web {{\n    process {name}\n}}\nvrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n{}\n}}\n",
+        tracking(&["web"])
+    );
+    procs.sleep("web", &name, &["1000"]);
+    let node0 = conf(&blocks, "VI_1", 51, VIP, 150, "") + &conf("", "VI_2", 52, VIP2, 150, "");
+    let node1 = conf("", "VI_1", 51, VIP, 100, "") + &conf("", "VI_2", 52, VIP2, 100, "");
+    let a = lab.lvsd(0, &node0);
+    lab.lvsd(1, &node1);
+    expect_holder(&lab, VIP, 0, "the group's process runs");
+    expect_holder(&lab, VIP2, 0, "the group's process runs");
+    procs.stop("web");
+    expect_holder(&lab, VIP, 1, "the group's process stopped");
+    expect_holder(&lab, VIP2, 1, "the group's process stopped");
+    expect_log(&lab, a, "VRRP_Group(G) Syncing instances to FAULT state", 1);
+    procs.sleep("web", &name, &["1000"]);
+    expect_holder(&lab, VIP, 0, "back");
+    expect_holder(&lab, VIP2, 0, "back");
+}
