@@ -129,6 +129,10 @@ pub struct Global {
     /// lvsd only: lvsd ctl's socket, and a group whose members may use its read-only commands.
     pub control_socket: Option<String>,
     pub control_group: Option<String>,
+    /// Receive buffer of the process-event socket (vrrp_track_process), and whether to force it
+    /// past net.core.rmem_max.
+    pub process_monitor_rcv_bufs: Option<u32>,
+    pub process_monitor_rcv_bufs_force: bool,
     /// global_defs keywords lvsd accepts for compatibility but does not act on.
     pub ignored: Vec<String>,
 }
@@ -193,6 +197,8 @@ impl Default for Global {
             metrics_listen: None,
             control_socket: None,
             control_group: None,
+            process_monitor_rcv_bufs: None,
+            process_monitor_rcv_bufs_force: false,
             ignored: Vec::new(),
         }
     }
@@ -452,17 +458,40 @@ pub struct TrackFile {
     pub span: Span,
 }
 
+/// How the parameters of a tracked process are compared (`param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// The process has exactly these parameters (none, when none are given).
+    Exact,
+    /// The first parameters are these, the last one possibly longer (`initial`).
+    Initial,
+    /// The first parameters are these, whole; more may follow (`partial`).
+    Partial,
+}
+
+/// A `vrrp_track_process` block, with keepalived's defaults and its implied settings filled in:
+/// parameters or `param_match` imply `full_command`, parameters alone imply exact matching.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrackProcess {
     pub name: String,
-    pub process: Vec<String>,
-    pub param_match: Option<String>,
+    /// The name to find: the process name (/proc/PID/comm), or with `full_command` the first
+    /// word of the command line (argv[0]).
+    pub process: String,
+    /// Parameters that must follow argv[0] (see `param_match`).
+    pub params: Vec<String>,
+    pub param_match: Option<ParamMatch>,
+    pub full_command: bool,
     pub weight: i32,
     pub reverse: bool,
+    /// Fewest matching processes for the quorum (0 with `quorum_max 0`).
     pub quorum: u32,
+    /// Most matching processes for the quorum; None: no limit.
     pub quorum_max: Option<u32>,
-    pub delay: Option<Timer>,
-    pub full_command: bool,
+    /// How long a quorum gained or lost by a fork waits before it counts.
+    pub fork_delay: Timer,
+    /// How long a quorum lost or gained by a process exit waits before it counts.
+    pub terminate_delay: Timer,
     #[serde(skip)]
     pub span: Span,
 }

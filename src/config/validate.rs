@@ -52,6 +52,7 @@ pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     );
     instances(ctx, cfg, check_machine);
     sync_groups(ctx, cfg);
+    track_processes(ctx, cfg);
     virtual_servers(ctx, cfg);
     if let Some(d) = &cfg.global.lvs_sync_daemon {
         if let Some(inst) = d.instance.as_deref() {
@@ -141,6 +142,45 @@ fn known_tracks(
             true
         }
     });
+}
+
+/// vrrp_track_process blocks: priority-255 members of a tracking sync group, and blocks nobody
+/// tracks (references naming nothing are dropped by `known_tracks`).
+fn track_processes(ctx: &mut Ctx, cfg: &Config) {
+    for g in &cfg.sync_groups {
+        let owners: Vec<&str> = cfg
+            .vrrp_instances
+            .iter()
+            .filter(|i| i.priority == 255 && g.group.contains(&i.name))
+            .map(|i| i.name.as_str())
+            .collect();
+        if owners.is_empty() {
+            continue;
+        }
+        for t in &g.track_process {
+            let Some(p) = cfg.track_processes.iter().find(|p| p.name == t.name) else {
+                continue;
+            };
+            if t.weight.unwrap_or(p.weight) != 0 {
+                ctx.warn(t.span, format!(
+                    "vrrp_sync_group {}: track_process '{}' counts with weight 0 (FAULT without its quorum) for {}, which has priority 255, as in keepalived",
+                    g.name, t.name, owners.join(", ")
+                ));
+            }
+        }
+    }
+    let used: HashSet<&str> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| &i.track_process)
+        .chain(cfg.sync_groups.iter().flat_map(|g| &g.track_process))
+        .map(|t| t.name.as_str())
+        .collect();
+    for p in &cfg.track_processes {
+        if !used.contains(p.name.as_str()) {
+            ctx.warn(p.span, format!("vrrp_track_process {} is not tracked by any vrrp_instance or sync group; it is not watched", p.name));
+        }
+    }
 }
 
 fn interface_exists(name: &str) -> bool {

@@ -22,6 +22,7 @@ pub mod statics;
 pub mod sync;
 pub mod timers;
 pub mod track;
+pub mod track_process;
 pub mod validate;
 pub mod vmac;
 

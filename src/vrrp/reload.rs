@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::from_config::{destinations, family, interface_of, send_ttl};
-use crate::config::model::{Config, VrrpInstance};
+use crate::config::model::{Config, TrackProcess, VrrpInstance};
 
 /// One in-place change of an instance, for the log line and the tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +135,8 @@ pub struct Plan {
     pub scripts: ScriptPlan,
     /// vrrp_track_file blocks changed: the watcher reads the new set.
     pub restart_file_watcher: bool,
+    /// The tracked vrrp_track_process blocks changed: the process monitor counts the new set.
+    pub processes_changed: bool,
     /// Sync groups added, removed or changed.
     pub groups_changed: Vec<String>,
     /// script_user, enable_script_security or the notify FIFO changed.
@@ -169,6 +171,7 @@ impl Plan {
             kept,
             scripts: script_plan(old, new),
             restart_file_watcher: json(&old.track_files) != json(&new.track_files),
+            processes_changed: json(&tracked_processes(old)) != json(&tracked_processes(new)),
             groups_changed: groups_changed(old, new),
             notifier_changed: script_env(old) != script_env(new) || fifo(old) != fifo(new),
             at_next_start,
@@ -182,6 +185,7 @@ impl Plan {
             && self.kept.iter().all(|(_, p)| *p == InstancePlan::Keep)
             && self.scripts == ScriptPlan::default()
             && !self.restart_file_watcher
+            && !self.processes_changed
             && self.groups_changed.is_empty()
             && !self.notifier_changed
             && self.at_next_start.is_empty()
@@ -224,6 +228,9 @@ impl Plan {
         }
         if self.restart_file_watcher {
             out.push("vrrp_track_file set changed, reading the new one".into());
+        }
+        if self.processes_changed {
+            out.push("tracked vrrp_track_process set changed, counting the new one".into());
         }
         for g in &self.groups_changed {
             out.push(format!("VRRP_Group({g}) changed"));
@@ -350,7 +357,7 @@ fn vip_change(o: &VrrpInstance, n: &VrrpInstance) -> Change {
 }
 
 /// Everything an instance's tracker is built from: its track lists, its sync group's, and the
-/// vrrp_script / vrrp_track_file definitions they name.
+/// vrrp_script / track_file / vrrp_track_process definitions they name.
 fn tracking_view(cfg: &Config, i: &VrrpInstance) -> Value {
     let group = cfg
         .sync_groups
@@ -365,11 +372,29 @@ fn tracking_view(cfg: &Config, i: &VrrpInstance) -> Value {
     };
     let scripts = names(|g| &g.track_script, &i.track_script);
     let files = names(|g| &g.track_file, &i.track_file);
+    let procs = names(|g| &g.track_process, &i.track_process);
     serde_json::json!({
-        "group": group.map(|g| json(&(&g.track_interface, &g.track_script, &g.track_file))),
+        "group": group.map(|g| json(&(&g.track_interface, &g.track_script, &g.track_file, &g.track_process))),
         "scripts": cfg.vrrp_scripts.iter().filter(|s| scripts.contains(&s.name)).map(json).collect::<Vec<_>>(),
         "files": cfg.track_files.iter().filter(|f| files.contains(&f.name)).map(json).collect::<Vec<_>>(),
+        "processes": cfg.track_processes.iter().filter(|p| procs.contains(&p.name)).map(json).collect::<Vec<_>>(),
     })
+}
+
+/// The vrrp_track_process blocks some instance or sync group tracks, in configuration order:
+/// only those are watched.
+pub fn tracked_processes(cfg: &Config) -> Vec<&TrackProcess> {
+    let used: BTreeSet<&str> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| &i.track_process)
+        .chain(cfg.sync_groups.iter().flat_map(|g| &g.track_process))
+        .map(|t| t.name.as_str())
+        .collect();
+    cfg.track_processes
+        .iter()
+        .filter(|p| used.contains(p.name.as_str()))
+        .collect()
 }
 
 /// Names of the vrrp_scripts some instance or sync group tracks: only those run.

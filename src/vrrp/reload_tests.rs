@@ -247,3 +247,34 @@ fn startup_delay_waits_for_the_next_start_and_files_restart_the_watcher() {
     assert!(p.restart_file_watcher);
     assert_eq!(*kept(&p, "VI_1"), InstancePlan::Keep);
 }
+
+#[test]
+fn tracked_process_blocks_change_the_plan_untracked_ones_do_not() {
+    let tp = |quorum: u32, name: &str| {
+        format!("vrrp_track_process {name} {{\n process nginx\n quorum {quorum}\n}}\n")
+    };
+    let inst = vi("VI_1", 51, " track_process {\n tp\n }");
+    let p = plan(
+        &format!("{}{inst}", tp(1, "tp")),
+        &format!("{}{inst}", tp(2, "tp")),
+    );
+    assert!(p.processes_changed);
+    assert_eq!(
+        *kept(&p, "VI_1"),
+        InstancePlan::Update(vec![Change::Tracking])
+    );
+    assert!(p
+        .describe()
+        .contains(&"tracked vrrp_track_process set changed, counting the new one".to_string()));
+    let base = vi("VI_1", 51, "");
+    let p = plan(
+        &format!("{}{base}", tp(1, "idle")),
+        &format!("{}{base}", tp(2, "idle")),
+    );
+    assert!(!p.processes_changed, "nobody tracks it");
+    assert!(p.is_empty());
+    assert_eq!(
+        tracked_processes(&cfg(&format!("{}{inst}", tp(1, "tp")))).len(),
+        1
+    );
+}

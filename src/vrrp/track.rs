@@ -1,5 +1,6 @@
 //! Tracking, as keepalived documents it: vrrp_script results with rise/fall, track_interface,
-//! track_file; weights with sign and `reverse`; unweighted items put the instance in FAULT.
+//! track_file, track_process (quorum gained or lost); weights with sign and `reverse`;
+//! unweighted items put the instance in FAULT.
 
 use std::fmt;
 
@@ -51,6 +52,7 @@ pub enum Kind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl fmt::Display for Kind {
@@ -59,6 +61,7 @@ impl fmt::Display for Kind {
             Kind::Script => "track_script",
             Kind::Interface => "track_interface",
             Kind::File => "track_file",
+            Kind::Process => "track_process",
         })
     }
 }
@@ -146,6 +149,8 @@ impl Item {
         match (self.kind, up) {
             (Kind::Interface, true) => "up",
             (Kind::Interface, false) => "down",
+            (Kind::Process, true) => "quorum gained",
+            (Kind::Process, false) => "quorum lost",
             (_, true) => "succeeded",
             (_, false) => "failed",
         }
@@ -321,6 +326,42 @@ mod tests {
             .verdict
             .fault
             .is_some());
+    }
+
+    #[test]
+    fn track_process_weights_as_keepalived() {
+        // Positive weight: added while the quorum holds.
+        let mut t = Tracker::new();
+        t.track(Kind::Process, "nginx", 20, false, Status::Up(true));
+        assert_eq!(t.verdict().delta, 20);
+        let c = t.set_up(Kind::Process, "nginx", false).unwrap();
+        assert_eq!(c.reason, "track_process nginx quorum lost");
+        assert_eq!(c.verdict, Verdict::default());
+        // Negative weight: subtracted while it is lost; reversed, added while it is lost.
+        let mut t = Tracker::new();
+        t.track(Kind::Process, "p", -30, false, Status::Up(false));
+        assert_eq!(t.verdict().delta, -30);
+        let mut t = Tracker::new();
+        t.track(Kind::Process, "p", -30, true, Status::Up(false));
+        assert_eq!(t.verdict().delta, 30);
+        assert_eq!(t.set_up(Kind::Process, "p", true).unwrap().verdict.delta, 0);
+        // Weight 0: FAULT without the quorum; 'weight 0 reverse': FAULT with it.
+        let mut t = Tracker::new();
+        t.track(Kind::Process, "p", 0, false, Status::Up(false));
+        assert_eq!(
+            t.verdict().fault.as_deref(),
+            Some("track_process p quorum lost")
+        );
+        let mut t = Tracker::new();
+        t.track(Kind::Process, "p", 0, true, Status::Up(true));
+        assert_eq!(
+            t.verdict().fault.as_deref(),
+            Some("track_process p quorum gained")
+        );
+        assert_eq!(
+            t.set_up(Kind::Process, "p", false).unwrap().verdict,
+            Verdict::default()
+        );
     }
 
     #[test]

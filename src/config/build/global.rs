@@ -66,8 +66,6 @@ const IGNORED: &[&str] = &[
     "lvs_netlink_cmd_rcv_bufs_force",
     "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
     "vrrp_rx_bufs_policy",
     "vrrp_rx_bufs_multiplier",
     "rs_init_notifies",
@@ -245,6 +243,12 @@ pub fn build(ctx: &mut Ctx, node: &Node, g: &mut Global) {
             }
             "metrics_listen" => {
                 g.metrics_listen = ctx.string(n, "an address:port such as 127.0.0.1:9650")
+            }
+            "process_monitor_rcv_bufs" => {
+                g.process_monitor_rcv_bufs = ctx.u32v(n, 0, u32::MAX).filter(|&v| v > 0)
+            }
+            "process_monitor_rcv_bufs_force" => {
+                set(&mut g.process_monitor_rcv_bufs_force, ctx.flag(n))
             }
             _ if IGNORED.contains(&kw) => {
                 ctx.ignored(n);

@@ -159,44 +159,154 @@ pub fn track_file(ctx: &mut Ctx, node: &Node) -> TrackFile {
     f
 }
 
+/// The kernel keeps this many bytes of a process name (TASK_COMM_LEN - 1).
+const COMM_MAX: usize = 15;
+
 pub fn track_process(ctx: &mut Ctx, node: &Node) -> TrackProcess {
     let mut p = TrackProcess {
         name: name_arg(ctx, node, "a name"),
-        process: Vec::new(),
+        process: String::new(),
+        params: Vec::new(),
         param_match: None,
+        full_command: false,
         weight: 0,
         reverse: false,
         quorum: 1,
         quorum_max: None,
-        delay: None,
-        full_command: false,
+        fork_delay: Timer::default(),
+        terminate_delay: Timer::default(),
         span: node.span(),
     };
+    let mut process_at = None;
+    let mut quorum_set = None;
     for n in ctx.block(node) {
         match n.kw() {
             "process" => {
-                if ctx
-                    .arg(n, 0, "a process name and optionally its parameters")
-                    .is_some()
+                ctx.no_block(n);
+                if process_at.is_some() {
+                    ctx.err(
+                        n.span(),
+                        format!(
+                            "vrrp_track_process {}: 'process' is already set; one process per block",
+                            p.name
+                        ),
+                    );
+                } else if let Some(t) =
+                    ctx.arg(n, 0, "a process name and optionally its parameters")
                 {
-                    p.process = n.args.iter().map(|t| t.text.clone()).collect();
+                    p.process = t.text.clone();
+                    p.params = n.args[1..].iter().map(|t| t.text.clone()).collect();
+                    process_at = Some(t.span);
                 }
             }
-            "param_match" => p.param_match = ctx.string(n, "initial or partial"),
+            "param_match" => {
+                ctx.no_block(n);
+                ctx.extra(n, 1);
+                p.param_match = match n.args.first().map(|t| t.text.as_str()) {
+                    None => Some(ParamMatch::Exact),
+                    Some("initial") => Some(ParamMatch::Initial),
+                    Some("partial") => Some(ParamMatch::Partial),
+                    Some("exact") => {
+                        ctx.warn(
+                            n.args[0].span,
+                            "'param_match exact': keepalived 2.2.7 knows only 'initial' and 'partial' (and ignores this line); lvsd takes it as 'param_match' alone: the parameters must be exactly those given",
+                        );
+                        Some(ParamMatch::Exact)
+                    }
+                    Some(other) => {
+                        ctx.err(
+                            n.args[0].span,
+                            format!("'param_match': expected nothing, 'initial' or 'partial', found '{other}'"),
+                        );
+                        p.param_match
+                    }
+                };
+            }
             "weight" => {
                 if let Some(t) = ctx.arg(n, 0, "a weight from -254 to 254") {
                     set(&mut p.weight, ctx.int_in(n, t, -254, 254).map(|v| v as i32));
                     p.reverse = reverse_flag(ctx, n, 1);
                 }
             }
-            "quorum" => set(&mut p.quorum, ctx.u32v(n, 0, 65535)),
+            "quorum" => {
+                quorum_set = ctx.u32v(n, 1, 65535).map(|q| (q, n.span()));
+                if let Some((q, _)) = quorum_set {
+                    p.quorum = q;
+                }
+            }
             "quorum_max" => p.quorum_max = ctx.u32v(n, 0, 65535),
-            "delay" | "fork_delay" | "terminate_delay" => p.delay = ctx.timer(n, 86400.0),
+            "delay" => {
+                if let Some(t) = ctx.timer(n, 3600.0) {
+                    p.fork_delay = t;
+                    p.terminate_delay = t;
+                }
+            }
+            "fork_delay" => set(&mut p.fork_delay, ctx.timer(n, 3600.0)),
+            "terminate_delay" => set(&mut p.terminate_delay, ctx.timer(n, 3600.0)),
             "full_command" => set(&mut p.full_command, ctx.flag(n)),
             _ => ctx.unknown(n, "vrrp_track_process"),
         }
     }
+    if node.block.is_some() && process_at.is_none() {
+        ctx.err(
+            node.span(),
+            format!(
+                "vrrp_track_process {}: expected a 'process' line in its block",
+                p.name
+            ),
+        );
+    }
+    // keepalived: parameters or param_match compare the command line, parameters exactly.
+    if !p.params.is_empty() || p.param_match.is_some() {
+        p.full_command = true;
+    }
+    if !p.params.is_empty() && p.param_match.is_none() {
+        p.param_match = Some(ParamMatch::Exact);
+    }
+    match (p.quorum_max, quorum_set) {
+        // quorum_max 0: the quorum is that no such process runs.
+        (Some(0), Some((q, span))) if q > 1 => ctx.err(
+            span,
+            format!(
+                "vrrp_track_process {}: quorum {q} is above quorum_max 0",
+                p.name
+            ),
+        ),
+        (Some(0), _) => p.quorum = 0,
+        (Some(max), Some((q, span))) if q > max => ctx.err(
+            span,
+            format!(
+                "vrrp_track_process {}: quorum {q} is above quorum_max {max}",
+                p.name
+            ),
+        ),
+        _ => {}
+    }
+    if let (Some(span), false) = (process_at, p.full_command) {
+        process_name_warnings(ctx, span, &p);
+    }
     p
+}
+
+/// Names that can never equal a process name (what /proc/PID/comm shows).
+fn process_name_warnings(ctx: &mut Ctx, span: crate::config::diag::Span, p: &TrackProcess) {
+    if p.process.starts_with('/') {
+        ctx.warn(
+            span,
+            format!(
+                "vrrp_track_process {}: '{}' is compared with the process name (such as 'nginx'), not its path; use 'full_command' to match the command line",
+                p.name, p.process
+            ),
+        );
+    } else if p.process.len() > COMM_MAX {
+        ctx.warn(
+            span,
+            format!(
+                "vrrp_track_process {}: the kernel keeps the first {COMM_MAX} bytes of a process name, so '{}' never matches one (as in keepalived); use 'full_command' to match the command line",
+                p.name, p.process
+            ),
+        );
+    }
 }
 
 /// Lines of a track_* block: `NAME [weight N] [reverse|noreverse]`.

@@ -3,6 +3,7 @@
 //! deadline and performs their actions (adverts, VIPs, GARP, notify) in order.
 
 mod listen;
+mod processes;
 mod reload;
 mod scripts;
 mod setup;
@@ -134,6 +135,7 @@ enum Event {
         name: String,
         value: i64,
     },
+    Process(crate::vrrp::track_process::Verdicts),
 }
 
 struct Group {
@@ -153,6 +155,7 @@ struct Engine {
     scripts: HashMap<String, RunningScript>,
     next_gen: u64,
     file_watcher: Option<JoinHandle<()>>,
+    procs: processes::Processes,
     listeners: listen::Listeners,
     ev_tx: mpsc::UnboundedSender<Event>,
     nl: Netlink,
@@ -238,8 +241,21 @@ async fn run_instances(
         }
     }
     let nl = Netlink::open()?;
-    let slots = setup::build(&nl, cfg, news.is_some()).await?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    // Processes are counted before the instances start, which begin with their verdicts.
+    let (proc_tx, mut proc_rx) = mpsc::unbounded_channel();
+    let procs = processes::Processes::start(cfg, proc_tx).await;
+    {
+        let tx = ev_tx.clone();
+        tokio::task::spawn_local(async move {
+            while let Some(v) = proc_rx.recv().await {
+                if tx.send(Event::Process(v)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let slots = setup::build(&nl, cfg, news.is_some(), &|name| procs.is_up(name)).await?;
     let mut listeners = listen::Listeners::default();
     listeners.sync(setup::listeners(&slots), &ev_tx)?;
     let (link_tx, mut link_rx) = mpsc::unbounded_channel();
@@ -262,6 +278,7 @@ async fn run_instances(
         scripts: HashMap::new(),
         next_gen: 0,
         file_watcher: scripts::spawn_file_watcher(cfg, ev_tx.clone()),
+        procs,
         listeners,
         ev_tx,
         nl,
@@ -514,6 +531,11 @@ impl Engine {
                 self.tracked(Kind::Script, &name, up).await;
             }
             Event::Link(l) => self.tracked(Kind::Interface, &l.name, l.up).await,
+            Event::Process(v) => {
+                for (name, up) in self.procs.accept(v) {
+                    self.tracked(Kind::Process, &name, up).await;
+                }
+            }
             Event::File { name, value } => {
                 for i in 0..self.slots.len() {
                     if let Some(change) = self.slots[i].tracker.set_value(&name, value) {

@@ -85,6 +85,8 @@ impl Engine {
         for s in &plan.scripts.start {
             self.start_script(s);
         }
+        // Likewise the process counts, before the trackers are rebuilt.
+        self.procs.follow(&self.cfg).await;
 
         let mut links = setup::links(&self.nl, &self.cfg).await;
         for s in &self.slots {
@@ -325,10 +327,14 @@ impl Engine {
                 .get(&s.name)
                 .map_or(!s.init_fail, |r| r.state.is_up())
         };
+        let procs = &self.procs;
         let ctx = setup::SlotContext {
             nl: &self.nl,
             cfg: &self.cfg,
-            script_up: &script_up,
+            current: setup::Current {
+                script_up: &script_up,
+                process_up: &|name| procs.is_up(name),
+            },
             keep: &keep,
             catchup: self.news.is_some(),
         };
@@ -348,7 +354,12 @@ impl Engine {
                     .get(&s.name)
                     .map_or(!s.init_fail, |r| r.state.is_up())
             };
-            let tracker = setup::tracker(&self.cfg, &self.slots[i].cfg, links, &script_up);
+            let procs = &self.procs;
+            let current = setup::Current {
+                script_up: &script_up,
+                process_up: &|name| procs.is_up(name),
+            };
+            let tracker = setup::tracker(&self.cfg, &self.slots[i].cfg, links, current);
             let before = self.slots[i].tracker.verdict();
             self.slots[i].tracker = tracker;
             let verdict = self.slots[i].tracker.verdict();

@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 
 use super::listen::ListenKey;
 use super::{EngineError, Slot};
-use crate::config::model::{Config, Track, UseVmac, VrrpInstance, VrrpScript};
+use crate::config::model::{Config, SyncGroup, Track, UseVmac, VrrpInstance, VrrpScript};
 use crate::vrrp::announce::Announcer;
 use crate::vrrp::from_config::{
     catchup_hold, destinations, family, instance_params, interface_of, send_ttl,
@@ -112,16 +112,22 @@ pub fn read_track_file(path: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether a vrrp_script counts as succeeding now: its running filter's status, or its initial
-/// one (`init_fail`) for a script that has not run yet.
-pub type ScriptUp<'a> = &'a dyn Fn(&VrrpScript) -> bool;
+/// What the engine knows now of the tracked items that are not read here.
+#[derive(Clone, Copy)]
+pub struct Current<'a> {
+    /// Whether a vrrp_script counts as succeeding: its running filter's status, or its initial
+    /// one (`init_fail`) for a script that has not run yet.
+    pub script_up: &'a dyn Fn(&VrrpScript) -> bool,
+    /// Whether a vrrp_track_process has its quorum.
+    pub process_up: &'a dyn Fn(&str) -> bool,
+}
 
 fn add_tracks(
     tracker: &mut Tracker,
     cfg: &Config,
     t: Tracks,
     links: &HashMap<String, Link>,
-    script_up: ScriptUp,
+    current: Current,
 ) {
     let Tracks {
         scripts,
@@ -149,7 +155,7 @@ fn add_tracks(
             &s.name,
             t.weight.unwrap_or(s.weight),
             t.reverse || s.reverse,
-            Status::Up(script_up(s)),
+            Status::Up((current.script_up)(s)),
         );
     }
     for t in interfaces {
@@ -199,7 +205,13 @@ pub async fn links(nl: &Netlink, cfg: &Config) -> HashMap<String, Link> {
 
 /// Every slot of the configuration, at daemon start: any failure stops lvsd.
 /// `catchup`: a director follows, so instances the sync daemon follows hold preemption for it.
-pub async fn build(nl: &Netlink, cfg: &Config, catchup: bool) -> Result<Vec<Slot>, EngineError> {
+/// `process_up`: the verdicts of the vrrp_track_process blocks, counted before.
+pub async fn build(
+    nl: &Netlink,
+    cfg: &Config,
+    catchup: bool,
+    process_up: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Slot>, EngineError> {
     let mut links = links(nl, cfg).await;
     let mut announcers = HashMap::new();
     let mut slots = Vec::new();
@@ -208,7 +220,10 @@ pub async fn build(nl: &Netlink, cfg: &Config, catchup: bool) -> Result<Vec<Slot
         let ctx = SlotContext {
             nl,
             cfg,
-            script_up: &initial,
+            current: Current {
+                script_up: &initial,
+                process_up,
+            },
             keep: &[],
             catchup,
         };
@@ -221,7 +236,7 @@ pub async fn build(nl: &Netlink, cfg: &Config, catchup: bool) -> Result<Vec<Slot
 pub struct SlotContext<'a> {
     pub nl: &'a Netlink,
     pub cfg: &'a Config,
-    pub script_up: ScriptUp<'a>,
+    pub current: Current<'a>,
     /// Addresses other running instances hold: not removed as leftovers.
     pub keep: &'a [Vip],
     /// A director answers catch-up requests (see `from_config::catchup_hold`).
@@ -271,7 +286,7 @@ pub async fn build_slot(
     let routes = resolve_routes(inst, links);
     let rules = resolve_rules(inst);
     let ann = announcers_for(&inst.name, &vips, links, announcers)?;
-    let tracker = tracker(ctx.cfg, inst, links, ctx.script_up);
+    let tracker = tracker(ctx.cfg, inst, links, ctx.current);
     let leftovers: Vec<Vip> = vips
         .iter()
         .filter(|v| {
@@ -422,7 +437,7 @@ pub fn tracker(
     cfg: &Config,
     inst: &VrrpInstance,
     links: &HashMap<String, Link>,
-    script_up: ScriptUp,
+    current: Current,
 ) -> Tracker {
     let mut tracker = Tracker::new();
     let own_link = if inst.dont_track_primary {
@@ -444,20 +459,60 @@ pub fn tracker(
         interfaces: &if_tracks,
         files: &inst.track_file,
     };
-    add_tracks(&mut tracker, cfg, own, links, script_up);
-    if let Some(g) = cfg
+    add_tracks(&mut tracker, cfg, own, links, current);
+    let group = cfg
         .sync_groups
         .iter()
-        .find(|g| Some(&g.name) == inst.sync_group.as_ref())
-    {
+        .find(|g| Some(&g.name) == inst.sync_group.as_ref());
+    if let Some(g) = group {
         let group = Tracks {
             scripts: &g.track_script,
             interfaces: &g.track_interface,
             files: &g.track_file,
         };
-        add_tracks(&mut tracker, cfg, group, links, script_up);
+        add_tracks(&mut tracker, cfg, group, links, current);
+    }
+    for (name, weight, reverse) in process_tracks(cfg, inst, group) {
+        let up = (current.process_up)(&name);
+        tracker.track(Kind::Process, &name, weight, reverse, Status::Up(up));
     }
     tracker
+}
+
+/// The instance's track_process entries, then its sync group's, as (name, weight, reverse).
+/// As in keepalived, a process in both counts once, with the group's weight unless the
+/// instance's is 0; a group's entry counts with weight 0 for an address owner.
+fn process_tracks(
+    cfg: &Config,
+    inst: &VrrpInstance,
+    group: Option<&SyncGroup>,
+) -> Vec<(String, i32, bool)> {
+    let def = |name: &str| cfg.track_processes.iter().find(|p| p.name == name);
+    let mut out: Vec<(String, i32, bool)> = Vec::new();
+    for t in &inst.track_process {
+        if let Some(p) = def(&t.name) {
+            out.push((
+                p.name.clone(),
+                t.weight.unwrap_or(p.weight),
+                t.reverse || p.reverse,
+            ));
+        }
+    }
+    for t in group.into_iter().flat_map(|g| &g.track_process) {
+        let Some(p) = def(&t.name) else {
+            continue;
+        };
+        let weight = match inst.priority == crate::vrrp::params::PRIORITY_OWNER {
+            true => 0,
+            false => t.weight.unwrap_or(p.weight),
+        };
+        match out.iter_mut().find(|(n, ..)| *n == p.name) {
+            Some(own) if own.1 != 0 => own.1 = weight,
+            Some(_) => {}
+            None => out.push((p.name.clone(), weight, t.reverse || p.reverse)),
+        }
+    }
+    out
 }
 
 /// Receiving sockets the slots need: one per (interface, index, family), joined to the
@@ -549,5 +604,62 @@ async fn remove_leftovers(nl: &Netlink, name: &str, owner: bool, vips: &[Vip]) {
                 warn!("({name}) {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, LoadOptions};
+    use crate::vrrp::track::Verdict;
+    use std::io::Write;
+
+    fn cfg(text: &str) -> Config {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        let opts = LoadOptions {
+            config_id: "x".into(),
+            check_machine: false,
+        };
+        load(f.path(), &opts).config.expect("valid test config")
+    }
+
+    fn verdict(cfg: &Config, inst: &str, up: bool) -> Verdict {
+        let i = cfg.vrrp_instances.iter().find(|i| i.name == inst).unwrap();
+        let script_up = |_: &VrrpScript| true;
+        let current = Current {
+            script_up: &script_up,
+            process_up: &|_| up,
+        };
+        tracker(cfg, i, &HashMap::new(), current).verdict()
+    }
+
+    #[test]
+    fn a_process_in_instance_and_group_counts_once_with_the_group_weight() {
+        let vi = |name: &str, prio: u8, vrid: u8, tracks: &str| {
+            format!("vrrp_instance {name} {{\n interface eth0\n dont_track_primary\n virtual_router_id {vrid}\n priority {prio}\n virtual_ipaddress {{\n 10.0.0.{vrid}\n }}\n{tracks}}}\n")
+        };
+        let text = format!(
+            "vrrp_track_process tp {{\n process nginx\n weight 5\n}}\n\
+             vrrp_sync_group G {{\n group {{\n VI_1\n VI_2\n }}\n track_process {{\n tp weight 30\n }}\n}}\n{}{}{}",
+            vi("VI_1", 100, 1, " track_process {\n tp weight 10\n }\n"),
+            vi("VI_2", 255, 2, ""),
+            vi("VI_3", 100, 3, " track_process {\n tp\n }\n"),
+        );
+        let c = cfg(&text);
+        assert_eq!(
+            verdict(&c, "VI_1", true).delta,
+            30,
+            "once, the group's weight"
+        );
+        assert_eq!(verdict(&c, "VI_1", false), Verdict::default());
+        // The address owner takes the group's entry unweighted: FAULT without the quorum.
+        assert_eq!(
+            verdict(&c, "VI_2", false).fault.as_deref(),
+            Some("track_process tp quorum lost")
+        );
+        assert_eq!(verdict(&c, "VI_2", true), Verdict::default());
+        // The block's own weight when the reference gives none.
+        assert_eq!(verdict(&c, "VI_3", true).delta, 5);
     }
 }
