@@ -268,16 +268,19 @@ stream() {
 		while [ $# -gt 0 ]; do scenario "$1" "$2" "$3" "$4"; shift 4; done
 		printf '%s\n' "${RESULTS[@]}" >"$w/results-$name"
 		echo "$failures" >"$w/failures-$name"
-	) >"$w/out-$name" 2>&1 &
+	) >"$outdir/out-$name" 2>&1 &
 	STREAMS+=("$name:$!")
 }
 STREAMS=()
+# Where the streams write as they go: the lab's results export when there is one, so a hung run
+# can be read from the host.
+outdir=${LAB_OUT:-$w}
 [ "$ONLY" != keepalived ] && stream lvsd lvsd nat yes sa lvsd dr yes sb lvsd nat no sc
 [ "$ONLY" != lvsd ] && stream keepalived keepalived nat yes sk keepalived dr yes sl
 for s in "${STREAMS[@]}"; do
 	wait "${s#*:}"
 	name=${s%%:*}
-	cat "$w/out-$name"
+	cat "$outdir/out-$name"
 	failures=$((failures + $(cat "$w/failures-$name" 2>/dev/null || echo 1)))
 done
 echo "--- results ($N connections, a line every $IV s each)"
