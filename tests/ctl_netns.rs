@@ -339,3 +339,47 @@ fn a_second_lvsd_on_the_socket_refuses_to_start_and_the_socket_goes_at_stop() {
     lab.wait_exit(first).expect("stops");
     assert!(!s.exists(), "the socket was removed at stop");
 }
+
+/// HTTP GET on the node's loopback; the status code, or None while nothing answers.
+fn http_status(lab: &Lab, node: usize, port: u16, path: &str) -> Option<u16> {
+    let o = lab.run_in(
+        node,
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import urllib.request,urllib.error,sys\n\
+                 try:\n  print(urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=2).status)\n\
+                 except urllib.error.HTTPError as e:\n  print(e.code)\n\
+                 except Exception:\n  sys.exit(1)"
+            ),
+        ],
+    );
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
+#[test]
+fn ready_answers_503_until_vrrp_has_settled_then_200() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new(1);
+    // A port in the node's own namespace: nothing else there can hold it.
+    // advert_int 5: a lone backup waits 15.6 s before it is MASTER, ample for the first answer.
+    let slow = conf(100, "metrics_listen 127.0.0.1:9650").replace("advert_int 1", "advert_int 5");
+    lab.lvsd(0, &slow);
+    let t0 = Instant::now();
+    let first = loop {
+        if let Some(code) = http_status(&lab, 0, 9650, "/ready") {
+            break code;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no HTTP answer");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(first, 503, "ready before VRRP settled");
+    lab.wait_holder(VIP, 0, Duration::from_secs(30))
+        .expect("master");
+    wait_for("/ready 200", Duration::from_secs(5), || {
+        http_status(&lab, 0, 9650, "/ready") == Some(200)
+    });
+}

@@ -20,6 +20,8 @@ pub enum PidFileError {
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
+    /// Held open with an exclusive lock: two lvsd starting at once cannot both pass the check.
+    _lock: std::fs::File,
 }
 
 /// A process that exists and is not a zombie (a killed daemon not reaped yet is gone).
@@ -38,11 +40,34 @@ fn alive(pid: i32) -> bool {
 
 impl PidFile {
     pub fn create(path: &Path) -> Result<PidFile, PidFileError> {
+        use std::io::Write;
+        use std::os::unix::io::AsRawFd;
         let me = std::process::id() as i32;
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
+        let write_err = |source| PidFileError::Write {
+            path: path.into(),
+            source,
+        };
+        let written = || {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(write_err)?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(PidFileError::Running {
+                pid: written().unwrap_or(0),
+                path: path.into(),
+            });
+        }
+        // A daemon that does not lock (keepalived, an older lvsd) is seen by its live pid.
+        if let Some(pid) = written() {
             if pid != me && alive(pid) {
                 return Err(PidFileError::Running {
                     pid,
@@ -50,11 +75,13 @@ impl PidFile {
                 });
             }
         }
-        std::fs::write(path, format!("{me}\n")).map_err(|source| PidFileError::Write {
+        f.set_len(0).map_err(write_err)?;
+        f.write_all(format!("{me}\n").as_bytes())
+            .map_err(write_err)?;
+        Ok(PidFile {
             path: path.into(),
-            source,
-        })?;
-        Ok(PidFile { path: path.into() })
+            _lock: f,
+        })
     }
 }
 
@@ -87,6 +114,12 @@ mod tests {
         ));
         // A stale pid file is taken over.
         std::fs::write(&p, "999999999\n").unwrap();
-        assert!(PidFile::create(&p).is_ok());
+        let held = PidFile::create(&p).unwrap();
+        // While it is held, a second one is refused even though the pid in it is ours.
+        assert!(matches!(
+            PidFile::create(&p),
+            Err(PidFileError::Running { .. })
+        ));
+        drop(held);
     }
 }

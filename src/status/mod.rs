@@ -149,6 +149,11 @@ pub fn spawn(
         return Rc::new(RefCell::new(Snapshot::new(cfg.clone())));
     }
     let snap = Rc::new(RefCell::new(Snapshot::new(cfg.clone())));
+    {
+        let mut sn = snap.borrow_mut();
+        sn.vrrp_runs = engines.contains(&Engine::Vrrp);
+        sn.checks_run = engines.contains(&Engine::Ipvs);
+    }
     if let Some(addr) = metrics_listen.or_else(|| cfg.global.metrics_listen.clone()) {
         http::spawn(&addr, snap.clone());
     }

@@ -98,16 +98,26 @@ pub struct Snapshot {
     pub sync: SyncView,
     /// Every engine reported its start (the IPVS table programmed, VRRP started).
     pub started: bool,
+    /// Which engines run here (-P, -C): readiness waits only for theirs.
+    pub vrrp_runs: bool,
+    pub checks_run: bool,
 }
 
 impl Snapshot {
-    /// /ready: started, and every real server had its first checker verdict.
+    /// /ready: started, VRRP settled (every instance MASTER, FAULT, or BACKUP under a master it
+    /// heard), and, where checkers run, every real server had its first verdict.
     pub fn ready(&self) -> bool {
-        self.started
-            && self
+        let settled = self.instances.iter().all(|i| match i.state {
+            State::Master | State::Fault => true,
+            State::Backup => i.master.is_some(),
+            _ => false,
+        });
+        let checked = !self.checks_run
+            || self
                 .servers
                 .iter()
-                .all(|v| v.real_servers.iter().all(|r| r.checked))
+                .all(|v| v.real_servers.iter().all(|r| r.checked));
+        self.started && (!self.vrrp_runs || settled) && checked
     }
 }
 
@@ -198,6 +208,8 @@ impl Snapshot {
         next.latency = std::mem::take(&mut self.latency);
         next.sync = self.sync.clone();
         next.started = self.started;
+        next.vrrp_runs = self.vrrp_runs;
+        next.checks_run = self.checks_run;
         *self = next;
     }
 }
@@ -266,6 +278,8 @@ impl Snapshot {
             last_reload_ok: None,
             latency: BTreeMap::new(),
             started: false,
+            vrrp_runs: true,
+            checks_run: true,
             sync: SyncView {
                 daemon: None,
                 since: now,
