@@ -164,6 +164,7 @@ impl Client {
         // Acks carry only the request's header, not its payload: smaller, more fit in flight.
         let _ = sock.set_cap_ack(true);
         set_rcvbuf(&sock, SOCK_RCVBUF);
+        set_rcvtimeo(&sock, REPLY_TIMEOUT);
         let mut client = Client {
             sock,
             family: 0,
@@ -267,6 +268,9 @@ impl Client {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Err(Error::Overrun),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(Error::NoReply(REPLY_TIMEOUT.as_secs()))
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -507,6 +511,27 @@ fn missing_reply(what: &'static str) -> Error {
         context: what,
         kind: 0,
     })
+}
+
+/// The kernel answers a request while it is sent; a reply this late is one that will not come, and
+/// a client waiting for it forever would stop its owner (lvsd's IPVS thread) for good.
+pub const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn set_rcvtimeo(sock: &Socket, t: std::time::Duration) {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt on a valid fd with a pointer to a timeval of the given length.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Asks for a large receive buffer: SO_RCVBUFFORCE passes rmem_max when we have

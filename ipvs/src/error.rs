@@ -45,6 +45,9 @@ pub enum Error {
     /// Acks were lost because the receive buffer overflowed: the kernel state is unknown.
     #[error("netlink receive buffer overflowed (ENOBUFS): re-read the table and plan again")]
     Overrun,
+    /// The kernel's reply did not come within the client's timeout: the kernel state is unknown.
+    #[error("no reply from the kernel within {0} s")]
+    NoReply(u64),
 }
 
 impl Error {

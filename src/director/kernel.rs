@@ -219,6 +219,7 @@ impl Kernel {
                     .iter()
                     .map(|k| Op::DelService(*k))
                     .collect();
+                tracing::info!("IPVS: removing the {} service(s) lvsd added", ops.len());
                 let batch = self.client.apply(&ops)?;
                 let failed: Vec<String> = batch
                     .failed

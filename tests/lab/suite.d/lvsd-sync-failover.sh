@@ -76,6 +76,18 @@ die() {
 	for ifc in "$@"; do ip -n "$ns" link set "$ifc" down; done
 	ip netns pids "$ns" | xargs -r kill -9
 }
+# stop PID LOG: SIGTERM, and at most 30 s for the daemon to end; one that does not is a failure,
+# shown with its log and where its threads wait, then killed.
+stop() {
+	local pid=$1 i t
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }; sleep 0.1; done
+	fail "pid $pid did not stop within 30 s of SIGTERM"
+	tail -30 "$2"
+	for t in /proc/"$pid"/task/*; do echo "thread $(cat "$t/comm"): $(cat "$t/wchan" 2>/dev/null) $(head -c 300 "$t/stack" 2>/dev/null | tr '\n' ' ')"; done
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	return 1
+}
 record() { RESULTS+=("$(printf '%-10s %-4s %-24s kept %-10s first answer after %s s' "$1" "$2" "$3" "$4" "$5")"); }
 # verdict PROG WHAT KEPT WANT: lvsd must keep WANT; keepalived's count is recorded only.
 verdict() {
@@ -244,7 +256,7 @@ scenario() {
 		# Phase 3: a graceful stop of the master.
 		sleep 1
 		SINCE=$(now)
-		kill -TERM "$d1"; wait "$d1"
+		stop "$d1" "$w/lvsd-${p}d1.log"
 		wait_addr "${p}d2" $VIP 15 || fail "$prog $MODE: the VIP did not move back to director 2"
 		wait_kept "$w/$p-a.json" "$SINCE" "$N" 20; wait_kept "$sb" "$SINCE" "$N" 10
 		local ka kb
