@@ -239,3 +239,33 @@ fn enable_script_security_leaves_out_a_misc_check_others_can_change() {
     let plan = lvsd::check::runner::plan(&cfg, &mut warnings).expect("builds");
     assert_eq!(plan[0].checkers.len(), 1);
 }
+
+/// keepalived issue 2720: with misc_dynamic, a script killed by misc_timeout (or by a signal) must
+/// count as a failure, never as a weight (keepalived read the kill's status as an exit code).
+#[tokio::test]
+async fn misc_dynamic_never_takes_a_weight_from_a_killed_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = script(dir.path(), "hang.sh", "sleep 300");
+    let o = misc(&format!(
+        "misc_path {}; misc_timeout 1; misc_dynamic",
+        hang.display()
+    ))
+    .run()
+    .await;
+    assert!(!o.ok);
+    assert_eq!(o.weight, None, "a timed-out script sets no weight");
+    let killed = script(dir.path(), "killed.sh", "kill -9 $$");
+    let o = misc(&format!("misc_path {}; misc_dynamic", killed.display()))
+        .run()
+        .await;
+    assert!(!o.ok);
+    assert_eq!(o.weight, None, "a killed script sets no weight");
+    assert!(o.reason.contains("killed by signal 9"), "{}", o.reason);
+    // The documented range: exit 2..255 is weight 0..253.
+    let top = script(dir.path(), "top.sh", "exit 255");
+    let o = misc(&format!("misc_path {}; misc_dynamic", top.display()))
+        .run()
+        .await;
+    assert!(o.ok);
+    assert_eq!(o.weight, Some(lvsd::check::decide::WeightAdj::Set(253)));
+}
