@@ -216,6 +216,16 @@ impl RsState {
         }
     }
 
+    /// The state a reload keeps (same checkers, same order) under a new configured weight: a
+    /// weight a checker set (misc_dynamic, FILE_CHECK) stays, the configured one follows the file.
+    pub fn carried(mut self, configured: u32) -> RsState {
+        if self.weight == self.configured {
+            self.weight = configured;
+        }
+        self.configured = configured;
+        self
+    }
+
     pub fn is_up(&self) -> bool {
         self.up
     }

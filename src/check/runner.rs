@@ -39,6 +39,9 @@ pub enum EventKind {
 /// A checker ready to run.
 #[derive(Debug, Clone)]
 pub struct PlannedChecker {
+    /// What the checker is (its definition and the real server's parts it uses): a reload keeps a
+    /// running checker whose fingerprint did not change.
+    pub fingerprint: u64,
     pub kind: &'static str,
     pub probe: Probe,
     pub timing: Timing,
@@ -53,6 +56,8 @@ pub struct PlannedRs {
     pub rs: usize,
     /// `[10.0.0.2]:80`, for logs.
     pub name: String,
+    /// The real server across reloads: its virtual server and itself, not their indexes.
+    pub key: String,
     pub weight: u32,
     pub checkers: Vec<PlannedChecker>,
 }
@@ -67,6 +72,7 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
             for c in &rs.checkers {
                 match Probe::build(cfg, rs, c) {
                     Ok(probe) => checkers.push(PlannedChecker {
+                        fingerprint: fingerprint(cfg, rs, c),
                         kind: probe::kind_name(&c.kind),
                         probe,
                         timing: probe::timing(c),
@@ -86,6 +92,7 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
             out.push(PlannedRs {
                 vs: vi,
                 rs: ri,
+                key: format!("{:?} {:?} {name}", vs.key, vs.protocol),
                 name,
                 weight: rs.weight,
                 checkers,
@@ -93,6 +100,28 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
         }
     }
     Ok(out)
+}
+
+/// A checker's definition with what else its probe uses (the real server's address and virtual
+/// host, the global settings checkers read), hashed.
+fn fingerprint(
+    cfg: &Config,
+    rs: &crate::config::model::RealServer,
+    c: &crate::config::model::Checker,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!(
+        "{:?} {} {:?} {:?} {:?} {}",
+        c,
+        rs.ip,
+        rs.port,
+        rs.virtualhost,
+        cfg.global.script_user,
+        cfg.global.enable_script_security
+    )
+    .hash(&mut h);
+    h.finish()
 }
 
 /// `plan` with its warnings logged, and the open file limit raised for that many checkers (at start
@@ -118,8 +147,26 @@ fn planned(cfg: &Config) -> Result<Vec<PlannedRs>, BuildError> {
 /// checker cost about 4 KiB each (task cell, timer, channel), most of lvsd's memory with 10,000.
 pub struct Runner {
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Asks the running task for its state and ends it (a reload).
+    export: Option<mpsc::UnboundedSender<tokio::sync::oneshot::Sender<Carried>>>,
     servers: usize,
     checkers: usize,
+}
+
+/// What a reload carries from the old checkers to the new: each checker's core and when it is due
+/// (None: it was running), each real server's verdicts, the latency histograms.
+#[derive(Default)]
+pub struct Carried {
+    checkers: std::collections::HashMap<(String, usize, u64), (CheckerCore, Option<Instant>)>,
+    servers: std::collections::HashMap<String, (RsState, Vec<u64>)>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
+/// How a reload went for the checkers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadCount {
+    pub kept: usize,
+    pub started: usize,
 }
 
 impl Drop for Runner {
@@ -136,13 +183,43 @@ impl Runner {
         Ok(Runner::spawn(planned(cfg)?, events))
     }
 
-    /// Like `start`, but each real server starts in the state `alive[vs][rs]` says (after a reload):
-    /// a server that was down stays down until a check passes, as with alpha.
-    pub fn start_from(
+    pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
+        Runner::spawn_carried(planned, Carried::default(), events).0
+    }
+
+    fn spawn_carried(
+        planned: Vec<PlannedRs>,
+        carried: Carried,
+        events: mpsc::Sender<CheckEvent>,
+    ) -> (Runner, ReloadCount) {
+        let servers = planned.len();
+        let checkers = planned.iter().map(|rs| rs.checkers.len()).sum();
+        let (sched, count) = Scheduler::new(planned, carried);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(sched.run(events, rx));
+        let runner = Runner {
+            task: Some(task),
+            export: Some(tx),
+            servers,
+            checkers,
+        };
+        (runner, count)
+    }
+
+    /// A reload, first half: stops the checkers and keeps their state for `start_carried`.
+    pub async fn stop_for_reload(mut self) -> Carried {
+        self.take_state().await
+    }
+
+    /// A reload, second half: checkers whose definition did not change go on from where they were
+    /// (retry counts, timers, verdicts); each other real server starts in the state `alive[vs][rs]`
+    /// says (one that was down stays down until a check passes, as with alpha).
+    pub fn start_carried(
         cfg: &Config,
         alive: &[Vec<bool>],
+        carried: Carried,
         events: mpsc::Sender<CheckEvent>,
-    ) -> Result<Runner, BuildError> {
+    ) -> Result<(Runner, ReloadCount), BuildError> {
         let mut planned = planned(cfg)?;
         for rs in &mut planned {
             let up = alive
@@ -154,18 +231,23 @@ impl Runner {
                 c.timing.alpha = !up;
             }
         }
-        Ok(Runner::spawn(planned, events))
+        Ok(Runner::spawn_carried(planned, carried, events))
     }
 
-    pub fn spawn(planned: Vec<PlannedRs>, events: mpsc::Sender<CheckEvent>) -> Runner {
-        let servers = planned.len();
-        let checkers = planned.iter().map(|rs| rs.checkers.len()).sum();
-        let task = tokio::spawn(Scheduler::new(planned).run(events));
-        Runner {
-            task: Some(task),
-            servers,
-            checkers,
+    /// Stops the task, taking its state (empty if it already ended).
+    async fn take_state(&mut self) -> Carried {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let asked = self.export.take().is_some_and(|e| e.send(tx).is_ok());
+        let state = if asked {
+            rx.await.unwrap_or_default()
+        } else {
+            Carried::default()
+        };
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
         }
+        state
     }
 
     /// Number of checkers.
@@ -202,12 +284,15 @@ struct Slot {
     idx: u32,
     /// No verdict yet (a retry is none).
     unjudged: bool,
+    fingerprint: u64,
 }
 
 struct Server {
     vs: usize,
     rs: usize,
     name: Box<str>,
+    /// See `PlannedRs::key`.
+    key: Box<str>,
     state: RsState,
     /// Checkers still without their first verdict.
     unjudged: u32,
@@ -245,32 +330,56 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    fn new(planned: Vec<PlannedRs>) -> Scheduler {
+    /// `carried`: the state of the checkers a reload keeps.
+    fn new(planned: Vec<PlannedRs>, mut carried: Carried) -> (Scheduler, ReloadCount) {
         let now = Instant::now();
+        let mut count = ReloadCount::default();
         let mut sched = Scheduler {
             slots: Vec::new(),
             connects: None,
             servers: Vec::with_capacity(planned.len()),
             queue: BinaryHeap::new(),
-            latency: BTreeMap::new(),
+            latency: std::mem::take(&mut carried.latency),
         };
         for rs in planned {
             let server = sched.servers.len() as u32;
             let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
+            let prints: Vec<u64> = rs.checkers.iter().map(|c| c.fingerprint).collect();
+            let mut unjudged = 0;
             for (idx, c) in rs.checkers.into_iter().enumerate() {
-                let mut core = CheckerCore::new(c.timing);
-                // Spread checkers over the warmup so a restart does not probe every server at once.
-                let offset = if c.warmup.is_zero() {
-                    Duration::ZERO
-                } else {
-                    Duration::from_millis(rand::random_range(0..=c.warmup.as_millis() as u64))
-                };
                 let id = sched.slots.len() as u32;
-                for a in core.handle(now.into_std(), Input::Start { offset }) {
-                    if let Action::Arm(at) = a {
-                        sched.queue.push(Reverse((Instant::from_std(at), id)));
+                let kept = carried
+                    .checkers
+                    .remove(&(rs.key.clone(), idx, c.fingerprint));
+                let fresh = kept.is_none();
+                let core = match kept {
+                    Some((core, due)) => {
+                        count.kept += 1;
+                        // One that was running when the reload came runs again now.
+                        sched.queue.push(Reverse((due.unwrap_or(now), id)));
+                        core
                     }
-                }
+                    None => {
+                        count.started += 1;
+                        unjudged += 1;
+                        let mut core = CheckerCore::new(c.timing);
+                        // Spread checkers over the warmup so a restart does not probe every server
+                        // at once.
+                        let offset = if c.warmup.is_zero() {
+                            Duration::ZERO
+                        } else {
+                            Duration::from_millis(rand::random_range(
+                                0..=c.warmup.as_millis() as u64,
+                            ))
+                        };
+                        for a in core.handle(now.into_std(), Input::Start { offset }) {
+                            if let Action::Arm(at) = a {
+                                sched.queue.push(Reverse((Instant::from_std(at), id)));
+                            }
+                        }
+                        core
+                    }
+                };
                 sched.slots.push(Slot {
                     core,
                     probe: c.probe,
@@ -278,15 +387,22 @@ impl Scheduler {
                     log_all_failures: c.log_all_failures,
                     server,
                     idx: idx as u32,
-                    unjudged: true,
+                    unjudged: fresh,
+                    fingerprint: c.fingerprint,
                 });
             }
+            // The real server's verdicts go on only when all its checkers do.
+            let state = match carried.servers.remove(&rs.key) {
+                Some((st, old)) if old == prints && unjudged == 0 => st.carried(rs.weight),
+                _ => RsState::new(rs.weight, &alphas),
+            };
             sched.servers.push(Server {
                 vs: rs.vs,
                 rs: rs.rs,
                 name: rs.name.into_boxed_str(),
-                state: RsState::new(rs.weight, &alphas),
-                unjudged: alphas.len() as u32,
+                key: rs.key.into_boxed_str(),
+                state,
+                unjudged,
             });
         }
         sched.slots.shrink_to_fit();
@@ -297,10 +413,44 @@ impl Scheduler {
                 Err(e) => tracing::warn!("TCP_CHECK: no epoll set ({e}); connects run one by one"),
             }
         }
-        sched
+        (sched, count)
     }
 
-    async fn run(mut self, events: mpsc::Sender<CheckEvent>) {
+    /// The state a reload carries over, taken when the task ends.
+    fn carried(&self) -> Carried {
+        let mut due: std::collections::HashMap<u32, Instant> = std::collections::HashMap::new();
+        for Reverse((at, id)) in self.queue.iter() {
+            due.insert(*id, *at);
+        }
+        let mut c = Carried {
+            latency: self.latency.clone(),
+            ..Carried::default()
+        };
+        for (id, slot) in self.slots.iter().enumerate() {
+            let server = &self.servers[slot.server as usize];
+            c.checkers.insert(
+                (server.key.to_string(), slot.idx as usize, slot.fingerprint),
+                (slot.core.clone(), due.get(&(id as u32)).copied()),
+            );
+        }
+        for (i, server) in self.servers.iter().enumerate() {
+            let prints = self
+                .slots
+                .iter()
+                .filter(|s| s.server as usize == i)
+                .map(|s| s.fingerprint)
+                .collect();
+            c.servers
+                .insert(server.key.to_string(), (server.state.clone(), prints));
+        }
+        c
+    }
+
+    async fn run(
+        mut self,
+        events: mpsc::Sender<CheckEvent>,
+        mut export: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<Carried>>,
+    ) {
         for i in 0..self.servers.len() {
             let e = self.servers[i].state.initial();
             if events.send(event(&self.servers[i], e, true)).await.is_err() {
@@ -373,6 +523,10 @@ impl Scheduler {
                     if !self.completed(id, outcome, took, &events).await {
                         return;
                     }
+                }
+                Some(reply) = export.recv() => {
+                    let _ = reply.send(self.carried());
+                    return;
                 }
             }
         }

@@ -246,10 +246,15 @@ pub async fn run(
                     ticking = state.report(&director, None);
                     ranks = std::sync::Arc::new(director.ranks());
                     let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
-                    runner.shutdown().await;
+                    // Unchanged checkers go on (retry counts, timers); the new state's first events
+                    // re-announce every real server, so what the old ones queued is not needed.
+                    let carried = runner.stop_for_reload().await;
                     while erx.try_recv().is_ok() {}
-                    runner = match Runner::start_from(&new, &director.alive_map(), etx.clone()) {
-                        Ok(r) => r,
+                    runner = match Runner::start_carried(&new, &director.alive_map(), carried, etx.clone()) {
+                        Ok((r, n)) => {
+                            info!("reload: {} checker(s) kept running, {} started", n.kept, n.started);
+                            r
+                        }
                         Err(e) => {
                             error!("reload: checkers: {e}");
                             Runner::spawn(Vec::new(), etx.clone())
