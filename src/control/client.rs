@@ -78,6 +78,17 @@ pub fn run(args: &CtlArgs, socket: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // --json: a successful reply's result printed as it came (status can be megabytes).
+    let ok_prefix = format!("{{\"v\":{},\"ok\":true,\"result\":", proto::VERSION);
+    if args.json && !matches!(cmd, Command::Events) {
+        if let Some(result) = first
+            .strip_prefix(&ok_prefix)
+            .and_then(|r| r.strip_suffix('}'))
+        {
+            println!("{result}");
+            return ExitCode::SUCCESS;
+        }
+    }
     let reply: Value = match serde_json::from_str(&first) {
         Ok(v) => v,
         Err(e) => {

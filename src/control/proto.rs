@@ -145,16 +145,20 @@ pub fn parse(line: &[u8]) -> Result<Command, String> {
     Ok(parsed)
 }
 
+/// Replies put "v" first, so a reader can tell the version before the (perhaps large) rest.
 pub fn ok(result: Value) -> String {
-    line(json!({"v": VERSION, "ok": true, "result": result}))
+    format!("{{\"v\":{VERSION},\"ok\":true,\"result\":{result}}}\n")
 }
 
 pub fn error(msg: &str) -> String {
-    line(json!({"v": VERSION, "ok": false, "error": msg}))
+    format!(
+        "{{\"v\":{VERSION},\"ok\":false,\"error\":{}}}\n",
+        Value::from(msg)
+    )
 }
 
 pub fn event(ev: Value) -> String {
-    line(json!({"v": VERSION, "event": ev}))
+    format!("{{\"v\":{VERSION},\"event\":{ev}}}\n")
 }
 
 fn line(v: Value) -> String {
@@ -237,6 +241,20 @@ mod tests {
             let e = parse(line).unwrap_err();
             assert!(e.contains(want), "{:?}: {e}", String::from_utf8_lossy(line));
         }
+    }
+
+    #[test]
+    fn replies_put_the_version_first_and_parse() {
+        let r = ok(json!({"a": [1, 2]}));
+        assert!(r.starts_with("{\"v\":1,\"ok\":true,\"result\":"), "{r}");
+        let v: Value = serde_json::from_str(r.trim_end()).unwrap();
+        assert_eq!(v["result"]["a"][1], 2);
+        let e: Value = serde_json::from_str(error("bad \"x\"\n").trim_end()).unwrap();
+        assert_eq!(
+            (e["ok"].clone(), e["error"].clone()),
+            (json!(false), json!("bad \"x\"\n"))
+        );
+        assert!(event(json!({"kind": "reload"})).starts_with("{\"v\":1,\"event\":"));
     }
 
     #[test]

@@ -266,9 +266,13 @@ async fn client(mut stream: UnixStream, group: Option<u32>, h: Handles) {
     if let Command::Events = cmd {
         return events(stream).await;
     }
-    let reply = match run(cmd, &h).await {
-        Ok(v) => proto::ok(v),
-        Err(e) => proto::error(&e),
+    let reply = match cmd {
+        // Built and serialized off this thread: the engines run here.
+        Command::Status => status(&h).await.unwrap_or_else(|e| proto::error(&e)),
+        cmd => match run(cmd, &h).await {
+            Ok(v) => proto::ok(v),
+            Err(e) => proto::error(&e),
+        },
     };
     let _ = stream.write_all(reply.as_bytes()).await;
 }
@@ -308,20 +312,7 @@ async fn answer<T>(rx: oneshot::Receiver<T>) -> Result<T, String> {
 
 async fn run(cmd: Command, h: &Handles) -> Result<Value, String> {
     match cmd {
-        Command::Status => {
-            let copy = super::view::copy(&h.snap.borrow());
-            let wants_kernel = !h.snap.borrow().config.virtual_servers.is_empty();
-            tokio::task::spawn_blocking(move || {
-                let entries = if wants_kernel {
-                    crate::status::http::ipvs_entries()
-                } else {
-                    None
-                };
-                super::view::status(copy, entries.as_ref())
-            })
-            .await
-            .map_err(|e| format!("status: {e}"))
-        }
+        Command::Status => Err("status is answered by its own path".into()),
         Command::Drain { vs, rs, timeout } => {
             admin(
                 h,
@@ -363,6 +354,23 @@ async fn run(cmd: Command, h: &Handles) -> Result<Value, String> {
         }
         Command::Events => Err("events streams".into()),
     }
+}
+
+/// The status reply line: the snapshot's views copied here, joined with the kernel's counters and
+/// serialized on a blocking thread.
+async fn status(h: &Handles) -> Result<String, String> {
+    let copy = super::view::copy(&h.snap.borrow());
+    let wants_kernel = !h.snap.borrow().config.virtual_servers.is_empty();
+    tokio::task::spawn_blocking(move || {
+        let entries = if wants_kernel {
+            crate::status::http::ipvs_entries()
+        } else {
+            None
+        };
+        super::view::status_line(&copy, entries.as_ref())
+    })
+    .await
+    .map_err(|e| format!("status: {e}"))
 }
 
 async fn admin(h: &Handles, vs: String, rs: String, cmd: AdminCmd) -> Result<Value, String> {
