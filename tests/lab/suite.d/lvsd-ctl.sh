@@ -26,6 +26,10 @@ for n in 1 2; do
 	port_open ctr$n 10.96.$n.2 9000 50 || fail "echo server rs$n did not start"
 done
 ip netns exec ctd sysctl -qw net.ipv4.ip_forward=1
+# Health-checked listeners for the events scenario.
+listen9100() { ip netns exec ctr$1 socat TCP-LISTEN:9100,bind=10.96.$1.2,fork,reuseaddr OPEN:/dev/null & L9100[$1]=$!; PIDS+=($!); }
+declare -a L9100
+listen9100 1; listen9100 2
 
 conf() { # comment, weight of rs2, extra real server line
 	cat <<EOC
@@ -42,6 +46,25 @@ virtual_server $VIP 9000 {
         weight $2
     }
     $3
+}
+virtual_server 10.95.0.101 9100 {
+    protocol TCP
+    lb_algo rr
+    lb_kind NAT
+    delay_loop 1
+    quorum 2
+    real_server 10.96.1.2 9100 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 10.96.2.2 9100 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
 }
 EOC
 }
@@ -97,6 +120,10 @@ kill -TERM "$LPID"; wait "$LPID"
 run_lvsd
 wait_file "$w/lvsd-ctd.log" "override(s) applied" 10 || fail "the restarted lvsd did not apply the state file"
 wait_dests ctd $VIP:9000 10 "10.96.2.2:9000/6 " && pass "maintenance survives a restart" || fail "after restart: '$(dests ctd $VIP:9000)'"
+# Every event of the restarted lvsd from here on.
+ip netns exec ctd "$lvsd" ctl -s "$w/ctl.sock" --json events >"$w/events" &
+evpid=$!; PIDS+=($evpid)
+wait_file "$w/events" '"streaming":true' 10 || fail "events did not start"
 
 # enable: back through slow start, the weight climbing in steps.
 ctl enable $VIP:9000 10.96.1.2 >/dev/null || fail "ctl enable"
@@ -130,6 +157,26 @@ m=$(grep "reload: IPVS:.*applied" "$w/lvsd-ctd.log" | tail -1 | sed 's/.*IPVS: \
 	pass "the reload sent the $m operations the dry run planned" || fail "dry run planned $n, the reload sent $m"
 wait_dests ctd $VIP:9000 10 "10.96.1.2:9000/6 10.96.2.2:9000/3 10.96.2.2:9001/2 " ||
 	fail "after the reload: '$(dests ctd $VIP:9000)'"
+
+# events saw a scripted health scenario: a real server down (and the quorum with it), back up.
+wait_dests ctd 10.95.0.101:9100 15 "10.96.1.2:9100/1 10.96.2.2:9100/1 " || fail "9100 pool: '$(dests ctd 10.95.0.101:9100)'"
+kill "${L9100[2]}"
+wait_file "$w/events" '"kind":"quorum".*"up":false' 15 || fail "no quorum-lost event"
+listen9100 2
+wait_file "$w/events" '"kind":"quorum".*"up":true' 15 || fail "no quorum-gained event"
+kill "$evpid"
+seq=$(python3 -c "
+import json
+out = []
+for l in open('$w/events'):
+    e = json.loads(l).get('event')
+    if e and e['kind'] in ('real_server', 'quorum', 'reload') and '9100' in e.get('virtual_server', '9100'):
+        out.append('%s %s' % (e['kind'], e.get('up', e.get('ok'))))
+print(', '.join(out))")
+case "$seq" in
+*"reload True"*"real_server False, quorum False"*"real_server True, quorum True"*) pass "events: $seq" ;;
+*) fail "events seen: $seq" ;;
+esac
 
 # Unknown objects: errors, nothing changed.
 before=$(dests ctd $VIP:9000)
