@@ -60,6 +60,7 @@ impl MiscProbe {
             cmd.uid(uid).gid(gid);
         }
         crate::daemon::memory::children_default(cmd.as_std_mut());
+        crate::daemon::memory::dies_with_lvsd(cmd.as_std_mut());
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {

@@ -41,3 +41,24 @@ pub fn children_default(cmd: &mut Command) {
         });
     }
 }
+
+/// A check script (MISC_CHECK, vrrp_script) dies with lvsd: after a kill -9 a restarted lvsd runs
+/// its own copy, and the old one must not run on beside it. Notify scripts are left alone (they
+/// may start services that outlive lvsd).
+pub fn dies_with_lvsd(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: between fork and exec only async-signal-safe syscalls run. PDEATHSIG follows the
+    // forking thread, which is the engines' thread, alive as long as lvsd; a parent already gone
+    // before prctl took effect is seen by getppid.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}

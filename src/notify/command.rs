@@ -221,6 +221,15 @@ impl Outcome {
 /// Runs to completion (or kills it at `timeout`), without a terminal and without output. It first
 /// waits for a slot under the shared script limit; `timeout` counts from the start.
 pub async fn run(p: &Prepared, timeout: Option<Duration>) -> Outcome {
+    run_with(p, timeout, false).await
+}
+
+/// `run` for a check script (vrrp_script): it dies with lvsd.
+pub async fn run_check(p: &Prepared, timeout: Option<Duration>) -> Outcome {
+    run_with(p, timeout, true).await
+}
+
+async fn run_with(p: &Prepared, timeout: Option<Duration>, check: bool) -> Outcome {
     let Some((prog, args)) = p.argv.split_first() else {
         return Outcome::SpawnFailed("empty command".into());
     };
@@ -238,6 +247,9 @@ pub async fn run(p: &Prepared, timeout: Option<Duration>) -> Outcome {
         cmd.uid(u);
     }
     crate::daemon::memory::children_default(cmd.as_std_mut());
+    if check {
+        crate::daemon::memory::dies_with_lvsd(cmd.as_std_mut());
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::SpawnFailed(e.to_string()),

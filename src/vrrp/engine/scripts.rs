@@ -10,7 +10,7 @@ use tracing::{error, warn};
 
 use super::Event;
 use crate::config::model::{Config, Global, VrrpScript};
-use crate::notify::command::{prepare, run};
+use crate::notify::command::{prepare, run_check};
 use crate::notify::security;
 
 /// Starts one script's task; None when it cannot run (it is then reported failed for good).
@@ -51,7 +51,7 @@ pub(super) fn spawn(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let outcome = run(&prepared, Some(timeout)).await;
+            let outcome = run_check(&prepared, Some(timeout)).await;
             if !outcome.success() {
                 tracing::debug!("VRRP_Script({name}) ended with {outcome:?}");
             }
