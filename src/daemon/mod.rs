@@ -132,11 +132,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             lvs_rx,
             !cli.dont_release_ipvs,
             vrrp_link,
-            Some(
-                cli.state_file
-                    .clone()
-                    .unwrap_or_else(|| crate::director::admin::DEFAULT_STATE_FILE.into()),
-            ),
+            Some(state_file(cli)),
         )))
     };
 
@@ -221,6 +217,18 @@ pub fn control_socket(cli: &Cli, cfg: &Config) -> PathBuf {
     match &cli.pid {
         Some(p) if p != std::path::Path::new(DEFAULT_PID_FILE) => p.with_extension("sock"),
         _ => PathBuf::from(crate::control::DEFAULT_SOCKET),
+    }
+}
+
+/// The state file: --state-file, beside a -p pid file other than the default (each lvsd of a
+/// machine its own, as for the control socket), else /var/lib/lvsd/state.json.
+pub fn state_file(cli: &Cli) -> PathBuf {
+    if let Some(p) = &cli.state_file {
+        return p.clone();
+    }
+    match &cli.pid {
+        Some(p) if p != std::path::Path::new(DEFAULT_PID_FILE) => p.with_extension("state.json"),
+        _ => PathBuf::from(crate::director::admin::DEFAULT_STATE_FILE),
     }
 }
 

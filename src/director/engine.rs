@@ -115,6 +115,9 @@ pub async fn run(
         }
     }
     let mut director = Director::new(&cfg);
+    // Beside the overrides: the services lvsd created, so a restart after kill -9 removes those
+    // the configuration no longer has.
+    let owned_file = state_file.as_ref().map(|p| p.with_extension("ipvs-owned"));
     let mut state = AdminState::open(state_file, &mut director);
     let mut ranks: Ranks = std::sync::Arc::new(director.ranks());
     let spec = SyncSpec::from_config(&cfg);
@@ -122,7 +125,7 @@ pub async fn run(
         .as_ref()
         .map_or(Role::Backup, |s| s.role(&HashMap::new()));
     let (ktx, ready, kernel_thread) =
-        start_kernel(&cfg, &director, ranks.clone(), release, (spec, role))?;
+        start_kernel(&cfg, &director, ranks.clone(), release, (spec, role), owned_file)?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
@@ -360,6 +363,7 @@ fn start_kernel(
     ranks: Ranks,
     release: bool,
     syncd: (Option<SyncSpec>, Role),
+    owned_file: Option<PathBuf>,
 ) -> Result<KernelStart, String> {
     let (tx, rx) = std::sync::mpsc::channel::<KernelCmd>();
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -369,7 +373,7 @@ fn start_kernel(
         .name("ipvs".into())
         .spawn(move || {
             let mut kernel = match Kernel::start(&global) {
-                Ok(k) => k,
+                Ok(k) => k.keep_owned_in(owned_file),
                 Err(e) => {
                     let _ = ready_tx.send(Err(format!("IPVS: {e}")));
                     return;

@@ -18,6 +18,9 @@ pub struct Kernel {
     spec: Option<SyncSpec>,
     /// Leftover daemons of an earlier process were stopped.
     cleaned: bool,
+    /// Where the set of services lvsd owns is kept (and what it last wrote there).
+    owned_file: Option<std::path::PathBuf>,
+    written: Option<std::collections::BTreeSet<ServiceKey>>,
 }
 
 impl Kernel {
@@ -46,7 +49,64 @@ impl Kernel {
             daemons: Vec::new(),
             spec: None,
             cleaned: false,
+            owned_file: None,
+            written: None,
         })
+    }
+
+    /// Keeps the services lvsd owns in `file` after each change and takes over the ones it lists:
+    /// an lvsd killed with -9 left them, and the next sync removes those no longer configured.
+    pub fn keep_owned_in(mut self, file: Option<std::path::PathBuf>) -> Kernel {
+        if let Some(path) = &file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => match ipvs::text::parse_table(&text) {
+                    Ok(t) => {
+                        let keys: Vec<ServiceKey> = t.services.keys().copied().collect();
+                        if !keys.is_empty() {
+                            tracing::info!(
+                                "IPVS: taking over {} service(s) an earlier lvsd created ({})",
+                                keys.len(),
+                                path.display()
+                            );
+                        }
+                        self.tables.adopt(keys.iter());
+                        self.written = Some(keys.into_iter().collect());
+                    }
+                    Err(e) => tracing::warn!("{}: {e}; not taking over its services", path.display()),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("{}: {e}", path.display()),
+            }
+        }
+        self.owned_file = file;
+        self
+    }
+
+    /// Writes the owned set when it changed (atomically: beside, then renamed).
+    fn persist_owned(&mut self) {
+        let Some(path) = &self.owned_file else { return };
+        let owned = self.tables.owned().clone();
+        if self.written.as_ref() == Some(&owned) {
+            return;
+        }
+        let mut t = Table::new();
+        for k in &owned {
+            t.insert_service(ipvs::Service::new(*k, "rr"));
+        }
+        let text = format!(
+            "# Services lvsd created; a restarted lvsd takes them over. Written by lvsd.\n{}",
+            ipvs::text::format_table(&t)
+        );
+        let tmp = path.with_extension("tmp");
+        let r = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&tmp, text))
+            .and_then(|_| std::fs::rename(&tmp, path));
+        match r {
+            Ok(()) => self.written = Some(owned),
+            Err(e) => tracing::warn!("{}: {e}", path.display()),
+        }
     }
 
     /// Runs the sync daemons `spec` and `role` call for. A changed `spec` restarts them; the
@@ -125,7 +185,9 @@ impl Kernel {
         desired: &Table,
         rank: impl Fn(&ServiceKey, &DestKey) -> usize,
     ) -> Result<SyncReport, ipvs::Error> {
-        self.tables.sync(&mut self.client, desired, rank)
+        let r = self.tables.sync(&mut self.client, desired, rank);
+        self.persist_owned();
+        r
     }
 
     /// What `sync(desired)` would send now, without sending it.
@@ -159,7 +221,9 @@ impl Kernel {
         desired: &Table,
         rank: impl Fn(&ServiceKey, &DestKey) -> usize,
     ) -> Result<SyncReport, ipvs::Error> {
-        self.tables.recheck(&mut self.client, desired, rank)
+        let r = self.tables.recheck(&mut self.client, desired, rank);
+        self.persist_owned();
+        r
     }
 
     /// Connections (active + inactive) per destination of a service.
@@ -240,6 +304,10 @@ impl Kernel {
             }
         };
         self.stop_daemons();
+        // Nothing of lvsd's is left to take over (a refused delete keeps the list for next time).
+        if let (Some(p), true) = (&self.owned_file, report.failed.is_empty()) {
+            let _ = std::fs::remove_file(p);
+        }
         Ok(SyncReport {
             elapsed: started.elapsed(),
             ..report
