@@ -367,6 +367,8 @@ mod tests {
         assert!(layer.reported.load(Ordering::Relaxed));
         // The daemon comes back: lines pass again after the reconnect delay.
         let server = UnixDatagram::bind(&path).expect("bind again");
+        // The delay is what is tested: the last try was before this sleep, so the next line is
+        // due for a reconnect (elapsed >= RECONNECT_EVERY), whatever the machine's load.
         std::thread::sleep(RECONNECT_EVERY);
         layer.send("<30>back");
         let n = server.recv(&mut buf).expect("recv after reconnect");
