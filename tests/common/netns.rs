@@ -73,9 +73,11 @@ pub struct Lab {
 impl Lab {
     /// `nodes` namespaces with eth0 = 10.9.0.(n+1)/24 on a shared bridge.
     pub fn new(nodes: usize) -> Lab {
+        // Unique on the machine: the whole pid (at most 0x400000, 6 digits) and a counter keep
+        // the veth names ("{prefix}n{node}") within the 15 bytes of an interface name.
         let prefix = format!(
             "lt{:x}x{}",
-            std::process::id() & 0xfffff,
+            std::process::id(),
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
         let lab = Lab {
@@ -308,6 +310,37 @@ impl Lab {
         self.helpers.push(child);
     }
 
+    /// Starts tcpdump on a node's eth0 with this filter, its lines (`-l -n`) going to the file
+    /// `name` in the lab directory, and returns once tcpdump says it is listening: every packet
+    /// sent from then on is in the file. Killed when the lab drops.
+    #[allow(dead_code)] // not every test binary captures
+    pub fn capture(&mut self, node: usize, filter: &str, name: &str) -> PathBuf {
+        let out = self.path(name);
+        let err = self.path(&format!("{name}.err"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(["tcpdump", "-l", "-n", "-i", "eth0", filter])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("capture file"))
+            .stderr(std::fs::File::create(&err).expect("capture log"))
+            .spawn()
+            .expect("start tcpdump");
+        self.helpers.push(child);
+        let t0 = Instant::now();
+        while !std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains("listening on")
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "tcpdump did not start: {}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        out
+    }
+
     /// Nodes that carry `addr` on any interface now (eth0, or a VMAC interface).
     pub fn holders(&self, addr: &str) -> Vec<usize> {
         (0..self.nodes)
@@ -347,7 +380,8 @@ impl Lab {
         None
     }
 
-    /// Asserts that `node` keeps holding `addr` alone for `period`.
+    /// Asserts that `node` keeps holding `addr` alone for `period`: a negative assertion (no
+    /// takeover, no flap), so the wait is the thing tested; callers say why the period suffices.
     pub fn assert_stays(&self, addr: &str, node: usize, period: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < period {
