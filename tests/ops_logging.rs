@@ -209,6 +209,8 @@ fn under_the_journal_lines_go_to_stderr_once_with_priorities() {
         text.lines().all(|l| l.starts_with('<')),
         "every line has its priority:\n{text}"
     );
+    // A negative assertion: lines logged so far (the MASTER line among them) would already wait
+    // in the socket; the second more covers any still on their way.
     let lines = read_until(&sock, "\u{0}never", Duration::from_secs(1));
     assert!(
         lines.is_empty(),

@@ -133,7 +133,8 @@ fn sigterm_hands_over_at_once_runs_notify_and_nopreempt_holds() {
         "INSTANCE VI_1 BACKUP 100\nINSTANCE VI_1 MASTER 100\n"
     );
 
-    // The higher priority node comes back with nopreempt: the master keeps the VIP.
+    // The higher priority node comes back with nopreempt: the master keeps the VIP. A negative
+    // assertion: preempting, node 0 would take over when its Master_Down_Timer (3.4 s) ran out.
     lab.lvsd(0, &v2(150, "nopreempt"));
     lab.assert_stays(VIP, 1, Duration::from_secs(5));
 }
@@ -245,6 +246,7 @@ fn interop_v2_pass_with_keepalived_both_ways() {
     lab.signal(l, libc::SIGKILL);
     lab.wait_exit(l);
     lab.lvsd(0, &v2(150, ""));
+    // The restarted lvsd starts as backup under keepalived's 200 adverts: it claims nothing.
     lab.assert_stays(VIP, 1, Duration::from_secs(2));
     lab.signal(ka2, libc::SIGKILL);
     assert!(
@@ -794,6 +796,7 @@ fn partition_makes_two_masters_and_healing_leaves_the_higher_priority() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(lab.holders(VIP), [0, 1], "{}", lab.all_logs());
+    // Four adverts (0.2 s) of each master go unheard: neither steps down.
     lab.assert_both_stay(VIP, Duration::from_millis(800));
 
     // Healed: the lower priority master hears 150 and steps down; one master remains.

@@ -381,7 +381,10 @@ impl Lab {
     }
 
     /// Asserts that `node` keeps holding `addr` alone for `period`: a negative assertion (no
-    /// takeover, no flap), so the wait is the thing tested; callers say why the period suffices.
+    /// takeover, no flap), so the wait is the thing tested. Right after an election a period of
+    /// one advert_int or more shows that the election settled (a loser that took the VIP as well,
+    /// or a winner that hands it back, shows at the next adverts); where a longer period is the
+    /// point, the caller says why it suffices.
     pub fn assert_stays(&self, addr: &str, node: usize, period: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < period {
