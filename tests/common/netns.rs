@@ -41,6 +41,17 @@ pub fn tool_available(cmd: &str, arg: &str, what: &str) -> bool {
     ok
 }
 
+/// Adds namespace `name`. One of that name already there was left by a test process that had our pid
+/// and was killed before it could clean up (Ctrl-C skips destructors; pids are reused): our counter
+/// makes the name unique among this process's labs, so it is removed first.
+fn fresh_netns(name: &str) {
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(Stdio::null())
+        .status();
+    ip(&["netns", "add", name]);
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(
@@ -88,19 +99,20 @@ impl Lab {
             helpers: Vec::new(),
         };
         let hub = lab.hub();
-        ip(&["netns", "add", &hub]);
+        fresh_netns(&hub);
         let mut lab = lab;
         ip(&["-n", &hub, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &hub, "link", "set", "br0", "up"]);
         for n in 0..nodes {
             let ns = lab.ns(n);
             let peer = format!("{}n{n}", lab.prefix);
-            ip(&["netns", "add", &ns]);
+            fresh_netns(&ns);
             lab.nodes = n + 1;
+            // Both ends made in their namespaces: nothing of the lab ever lives in the machine's.
             ip(&[
-                "link", "add", &peer, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                "link", "add", &peer, "netns", &hub, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
             ]);
-            ip(&["link", "set", &peer, "netns", &hub]);
             ip(&["-n", &hub, "link", "set", &peer, "master", "br0", "up"]);
             let addr = format!("10.9.0.{}/24", n + 1);
             ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
