@@ -17,7 +17,7 @@ pub fn notify(msg: &str) {
 fn send(path: &str, msg: &str) {
     let addr = match path.strip_prefix('@') {
         Some(abs) => SocketAddr::from_abstract_name(abs.as_bytes()),
-        None => SocketAddr::from_pathname(&path),
+        None => SocketAddr::from_pathname(path),
     };
     let r =
         addr.and_then(|a| UnixDatagram::unbound().and_then(|s| s.send_to_addr(msg.as_bytes(), &a)));
