@@ -361,6 +361,9 @@ mod tests {
             layer.send("<30>filler line to fill the receive queue of the socket");
         }
         assert!(layer.dropped.load(Ordering::Relaxed) > 0);
+        // Shut down, not only closed: a child forked by a test running beside this one holds a
+        // copy of the descriptor until it execs, and a closed socket would live on in it.
+        server.shutdown(std::net::Shutdown::Both).expect("shutdown");
         drop(server);
         std::fs::remove_file(&path).expect("rm");
         layer.send("<30>lost");
