@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 /// Writes an executable shell script readable by everyone (for `user nobody`).
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&p, &format!("#!/bin/sh\n{body}\n"));
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }

@@ -62,8 +62,7 @@ async fn tcp_checkers_report_down_and_up() {
 async fn alpha_server_starts_down_and_misc_dynamic_sets_the_weight() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("w.sh");
-    std::fs::write(&script, "#!/bin/sh\nexit 12\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/bin/sh\nexit 12\n");
     let cfg = config(&lines(&format!(
         "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.2; warmup 0.1; \
          real_server 127.0.0.1 80 {{ weight 1; alpha; MISC_CHECK {{ misc_path {}; misc_dynamic }} }} }}",

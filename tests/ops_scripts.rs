@@ -7,11 +7,10 @@ mod checkers_common;
 #[allow(dead_code)] // helpers shared with the VRRP tests
 mod common;
 
-use checkers_common::{config, lines};
+use checkers_common::{config, lines, write_executable};
 use common::netns::{can_run, Lab};
 use lvsd::check::{CheckEvent, EventKind, Runner};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 /// not given).
 fn counting_script(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("count.sh");
-    std::fs::write(
+    write_executable(
         &path,
         "#!/bin/sh\n\
          d=$1\n\
@@ -30,9 +29,7 @@ fn counting_script(dir: &Path) -> std::path::PathBuf {
          sleep \"$2\"\n\
          rm -f \"$d/run.$$\"\n\
          exit \"${3:-0}\"\n",
-    )
-    .expect("write the script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    );
     path
 }
 

@@ -33,6 +33,19 @@ pub fn config(text: &str) -> Config {
         .unwrap_or_else(|| panic!("config does not load: {rendered:?}\n{text}"))
 }
 
+/// Writes an executable (0755) file, through a child process. A file this process had open for
+/// writing would be inherited by any child that a test running beside this one forks meanwhile,
+/// and exec(2) of the file fails with ETXTBSY until that child has exec'd in turn.
+pub fn write_executable(path: &Path, text: &str) {
+    let st = Command::new("sh")
+        .args(["-c", "printf %s \"$2\" > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .arg(text)
+        .status()
+        .expect("sh runs");
+    assert!(st.success(), "cannot write {}", path.display());
+}
+
 /// keepalived.conf is line-based; tests write short blocks on one line, with `;` between keywords:
 /// `TCP_CHECK { connect_timeout 1; connect_port 80 }`.
 pub fn lines(compact: &str) -> String {
