@@ -10,6 +10,30 @@ fn rs(port: u16) -> String {
     format!("127.0.0.1 {port}")
 }
 
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether this user may open an ICMP socket as PING_CHECK does (a datagram one, allowed by
+/// net.ipv4.ping_group_range, else a raw one, root's); says why the test is skipped otherwise.
+fn may_ping(test: &str, v6: bool) -> bool {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (domain, proto) = if v6 {
+        (Domain::IPV6, Protocol::ICMPV6)
+    } else {
+        (Domain::IPV4, Protocol::ICMPV4)
+    };
+    let ok = Socket::new(domain, Type::DGRAM, Some(proto)).is_ok()
+        || Socket::new(domain, Type::RAW, Some(proto)).is_ok();
+    if !ok {
+        eprintln!(
+            "{test}: skipped, ICMP sockets need root or a group in net.ipv4.ping_group_range"
+        );
+    }
+    ok
+}
+
 #[tokio::test]
 async fn tcp_check_passes_on_a_listener_and_fails_when_refused() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -23,7 +47,8 @@ async fn tcp_check_passes_on_a_listener_and_fails_when_refused() {
         format!("TCP connection to [127.0.0.1]:tcp:{port} success")
     );
 
-    let port = closed_port();
+    let closed = ClosedPort::new();
+    let port = closed.port();
     let o = probe(&rs(port), "TCP_CHECK { connect_timeout 1 }")
         .run()
         .await;
@@ -38,10 +63,18 @@ async fn tcp_check_passes_on_a_listener_and_fails_when_refused() {
 async fn tcp_check_uses_connect_port_and_bindto() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
+    // SO_MARK needs CAP_NET_ADMIN: without root, the rest is checked.
+    let fwmark = if root() {
+        "; fwmark 7"
+    } else {
+        eprintln!("tcp_check_uses_connect_port_and_bindto: fwmark left out, it needs root");
+        ""
+    };
     let block = format!(
-        "TCP_CHECK {{ connect_ip 127.0.0.1; connect_port {port}; bindto 127.0.0.9; fwmark 7 }}"
+        "TCP_CHECK {{ connect_ip 127.0.0.1; connect_port {port}; bindto 127.0.0.9{fwmark} }}"
     );
-    let p = probe(&rs(closed_port()), &block);
+    let closed = ClosedPort::new();
+    let p = probe(&rs(closed.port()), &block);
     let accept = tokio::time::timeout(Duration::from_secs(5), l.accept());
     let (o, accepted) = tokio::join!(p.run(), accept);
     assert!(o.ok, "{o:?}");
@@ -142,7 +175,8 @@ async fn http_get_status_digest_regex_and_virtualhost() {
 
 #[tokio::test]
 async fn http_get_fails_when_refused_or_too_slow() {
-    let port = closed_port();
+    let closed = ClosedPort::new();
+    let port = closed.port();
     let o = probe(&rs(port), "HTTP_GET { connect_timeout 1; url { path / } }")
         .run()
         .await;
@@ -377,7 +411,8 @@ async fn dns_check_needs_noerror_with_the_query_id() {
     assert!(!o.ok);
     assert!(o.reason.ends_with("timeout after 0.5 s"), "{}", o.reason);
 
-    let o = probe(&rs(closed_udp_port()), "DNS_CHECK { connect_timeout 2 }")
+    let closed = ClosedUdpPort::new();
+    let o = probe(&rs(closed.port()), "DNS_CHECK { connect_timeout 2 }")
         .run()
         .await;
     assert!(!o.ok);
@@ -429,7 +464,8 @@ async fn udp_check_reply_pattern_lengths_and_port_unreachable() {
     assert!(!o.ok);
     assert!(o.reason.contains("no reply"), "{}", o.reason);
 
-    let o = probe(&rs(closed_udp_port()), "UDP_CHECK { connect_timeout 1 }")
+    let closed = ClosedUdpPort::new();
+    let o = probe(&rs(closed.port()), "UDP_CHECK { connect_timeout 1 }")
         .run()
         .await;
     assert!(!o.ok);
@@ -438,6 +474,9 @@ async fn udp_check_reply_pattern_lengths_and_port_unreachable() {
 
 #[tokio::test]
 async fn ping_check_loopback_and_unreachable() {
+    if !may_ping("ping_check_loopback_and_unreachable", false) {
+        return;
+    }
     let o = probe("127.0.0.1 0", "PING_CHECK { connect_timeout 2 }")
         .run()
         .await;
@@ -455,6 +494,9 @@ async fn ping_check_loopback_and_unreachable() {
 async fn ping_check_ipv6_loopback() {
     if std::net::UdpSocket::bind("[::1]:0").is_err() {
         eprintln!("no IPv6 loopback: skipped");
+        return;
+    }
+    if !may_ping("ping_check_ipv6_loopback", true) {
         return;
     }
     let o = probe("::1 0", "PING_CHECK { connect_timeout 2 }")

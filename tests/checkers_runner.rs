@@ -24,7 +24,8 @@ async fn next(rx: &mut mpsc::Receiver<CheckEvent>) -> CheckEvent {
 async fn tcp_checkers_report_down_and_up() {
     let live = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let live_port = live.local_addr().unwrap().port();
-    let dead_port = closed_port();
+    let dead = ClosedPort::new();
+    let dead_port = dead.port();
     let cfg = config(&lines(&format!(
         "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.2; warmup 0; retry 1; delay_before_retry 0.1; \
          real_server 127.0.0.1 {live_port} {{ TCP_CHECK {{ connect_timeout 1 }} }}; \
@@ -55,7 +56,7 @@ async fn tcp_checkers_report_down_and_up() {
     );
 
     // The server comes back: the next probe brings it up.
-    let _back = TcpListener::bind(("127.0.0.1", dead_port)).await.unwrap();
+    let _back = dead.listen();
     let up = next(&mut rx).await;
     assert_eq!((up.rs, up.kind), (1, EventKind::Up));
     assert!(up.reason.contains("success"), "{}", up.reason);
@@ -67,8 +68,7 @@ async fn tcp_checkers_report_down_and_up() {
 async fn alpha_server_starts_down_and_misc_dynamic_sets_the_weight() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("w.sh");
-    std::fs::write(&script, "#!/bin/sh\nexit 12\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/bin/sh\nexit 12\n");
     let cfg = config(&lines(&format!(
         "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.2; warmup 0.1; \
          real_server 127.0.0.1 80 {{ weight 1; alpha; MISC_CHECK {{ misc_path {}; misc_dynamic }} }} }}",

@@ -40,13 +40,19 @@ impl Drop for Target {
 
 impl Target {
     fn start() -> Target {
-        Target(
-            Command::new("sleep")
-                .arg("60")
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("start sleep"),
-        )
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new("sleep");
+        cmd.arg("60").stdin(Stdio::null());
+        // SIGHUP's default action, even when the tests run with it ignored (nohup), which the
+        // child would inherit and so survive the reload's signal.
+        // SAFETY: signal(2) is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        Target(cmd.spawn().expect("start sleep"))
     }
 
     /// The signal that ended it, waiting up to 5 s.

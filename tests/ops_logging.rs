@@ -152,7 +152,11 @@ fn log_console_adds_stderr_and_a_missing_syslog_is_reported_once() {
         lab.log(d)
     );
 
-    // The syslog daemon goes away: lvsd goes on, says so once, and its VRRP keeps running.
+    // The syslog daemon goes away: lvsd goes on, says so once, and its VRRP keeps running. Shut
+    // down first: a child that another test forks at this moment holds a copy of the descriptor
+    // until it execs, keeping a merely closed socket alive (lvsd's next lines would pass).
+    sock.shutdown(std::net::Shutdown::Both)
+        .expect("shut the syslog socket down");
     drop(sock);
     std::fs::remove_file(&path).expect("remove the socket");
     lab.signal(d, libc::SIGHUP);
@@ -209,6 +213,8 @@ fn under_the_journal_lines_go_to_stderr_once_with_priorities() {
         text.lines().all(|l| l.starts_with('<')),
         "every line has its priority:\n{text}"
     );
+    // A negative assertion: lines logged so far (the MASTER line among them) would already wait
+    // in the socket; the second more covers any still on their way.
     let lines = read_until(&sock, "\u{0}never", Duration::from_secs(1));
     assert!(
         lines.is_empty(),

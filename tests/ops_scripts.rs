@@ -7,30 +7,29 @@ mod checkers_common;
 #[allow(dead_code)] // helpers shared with the VRRP tests
 mod common;
 
-use checkers_common::{config, lines};
+use checkers_common::{config, lines, write_executable};
 use common::netns::{can_run, Lab};
 use lvsd::check::{CheckEvent, EventKind, Runner};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// A script recording how many copies of itself run: it marks itself running in DIR, appends the
-/// number of marks it sees to DIR/seen, works for SECS, and unmarks itself.
+/// number of marks it sees to DIR/seen, works for SECS, unmarks itself and exits with CODE (0 when
+/// not given).
 fn counting_script(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("count.sh");
-    std::fs::write(
+    write_executable(
         &path,
         "#!/bin/sh\n\
          d=$1\n\
          touch \"$d/run.$$\"\n\
          ls \"$d\" | grep -c '^run\\.' >> \"$d/seen\"\n\
          sleep \"$2\"\n\
-         rm -f \"$d/run.$$\"\n",
-    )
-    .expect("write the script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+         rm -f \"$d/run.$$\"\n\
+         exit \"${3:-0}\"\n",
+    );
     path
 }
 
@@ -45,8 +44,12 @@ const LIMIT: usize = 8;
 const SERVERS: usize = 200;
 
 /// 200 real servers whose MISC_CHECKs all start at once: at most LIMIT scripts run at a time, and
-/// none fails for waiting: each takes 0.2 s of its 1 s misc_timeout, while the last ones wait
-/// about 200 / 8 x 0.2 = 5 s for a slot.
+/// none fails for waiting. Each script takes 0.2 s (and some process starts) of its 3 s
+/// misc_timeout, a wide margin on a loaded machine; its sleep makes the n-th round of 8 start
+/// 0.2 x (n - 1) s late at least, so the last 80 scripts wait 3 s and more (up to 4.8 s) for their
+/// slot, and would time out were the wait counted. Each script exits 5, which misc_dynamic makes
+/// weight 3: every verdict is an event (Weight(3), or Down for a timeout), so the test waits for
+/// all of them.
 #[tokio::test]
 async fn two_hundred_misc_checks_run_at_most_the_limit_at_once() {
     assert!(lvsd::notify::limit::set_max(LIMIT), "limit set first");
@@ -55,7 +58,7 @@ async fn two_hundred_misc_checks_run_at_most_the_limit_at_once() {
     let mut servers = String::new();
     for i in 0..SERVERS {
         servers.push_str(&format!(
-            "real_server 127.0.{}.{} 80 {{ MISC_CHECK {{ misc_path \"{} {} 0.2\"; misc_timeout 1 }} }}; ",
+            "real_server 127.0.{}.{} 80 {{ MISC_CHECK {{ misc_path \"{} {} 0.2 5\"; misc_timeout 3; misc_dynamic }} }}; ",
             i / 250,
             i % 250 + 1,
             script.display(),
@@ -67,12 +70,29 @@ async fn two_hundred_misc_checks_run_at_most_the_limit_at_once() {
     )));
     let (tx, mut rx) = mpsc::channel::<CheckEvent>(4 * SERVERS);
     let runner = Runner::start(&cfg, tx).expect("runner");
-    let t0 = Instant::now();
-    while seen(dir.path()).0 < SERVERS && t0.elapsed() < Duration::from_secs(60) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut events = Vec::new();
+    let verdicts = |events: &[CheckEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Weight(_) | EventKind::Down))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while verdicts(&events) < SERVERS {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(e)) => events.push(e),
+            _ => panic!("{} of {SERVERS} verdicts within 60 s", verdicts(&events)),
+        }
     }
-    // The last scripts' verdicts.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Timeouts first: a script killed at its timeout leaves its mark, which the count would see.
+    let down: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Down)
+        .collect();
+    assert!(
+        down.is_empty(),
+        "waiting for a slot must not count toward misc_timeout: {down:#?}"
+    );
     let (runs, most) = seen(dir.path());
     assert_eq!(runs, SERVERS, "every server checked once");
     assert!(
@@ -83,17 +103,11 @@ async fn two_hundred_misc_checks_run_at_most_the_limit_at_once() {
         most >= 2,
         "the scripts overlapped ({most}): the count works"
     );
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    let down: Vec<_> = events
-        .iter()
-        .filter(|e| e.kind == EventKind::Down)
-        .collect();
     assert!(
-        down.is_empty(),
-        "waiting for a slot must not count toward misc_timeout: {down:#?}"
+        events
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Up | EventKind::Weight(3))),
+        "{events:#?}"
     );
     runner.shutdown().await;
 }
@@ -147,6 +161,10 @@ fn max_scripts_flag_bounds_track_scripts() {
 /// listing's own directory handle.
 fn extra_fds(file: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    // The listing is complete (the script moves it into place when written): it shows stdin.
+    if !text.lines().any(|l| l.contains(" 0 -> ")) {
+        return Err(format!("{}: no listing of fd 0:\n{text}", file.display()));
+    }
     Ok(text
         .lines()
         .filter(|l| l.contains(" -> "))
@@ -172,10 +190,11 @@ fn scripts_see_only_stdin_stdout_and_stderr() {
         return;
     }
     let mut lab = Lab::new(1);
+    // Written aside and moved into place: the file appears complete, never half written.
     let list = |name: &str| {
         format!(
-            "\"/bin/sh -c 'ls -l /proc/self/fd > {}'\"",
-            lab.path(name).display()
+            "\"/bin/sh -c 'ls -l /proc/self/fd > {f}.tmp && mv {f}.tmp {f}'\"",
+            f = lab.path(name).display()
         )
     };
     let conf = format!(

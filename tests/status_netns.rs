@@ -55,6 +55,16 @@ fn mail_dumps_and_metrics() {
             .spawn()
             .expect("start the SMTP sink"),
     );
+    let mut sink = sink;
+    // The sink says "ready" once it listens (port 2525 of the lab's own namespace: nothing else
+    // runs there), so lvsd's first mail finds it.
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sink.0.stdout.as_mut().expect("piped")),
+        &mut ready,
+    )
+    .expect("read the sink");
+    assert_eq!(ready, "ready\n", "the SMTP sink did not start");
     let dir = lab.dir.path().display().to_string();
     let conf = format!(
         "global_defs {{
@@ -67,7 +77,7 @@ fn mail_dumps_and_metrics() {
   state_dump_file {dir}/k.data
   stats_dump_file {dir}/k.stats
   json_dump_file {dir}/k.json
-  metrics_listen 127.0.0.1:9650
+  metrics_listen 127.0.0.1:0
 }}
 vrrp_instance VI_1 {{
   state BACKUP
@@ -79,8 +89,6 @@ vrrp_instance VI_1 {{
 }}
 "
     );
-    // Let the sink bind before lvsd mails.
-    std::thread::sleep(Duration::from_millis(500));
     let d = lab.lvsd(0, &conf);
     let master = "Subject: [lb1] VRRP Instance VI_1 - Entering MASTER state";
     let mails = || -> Vec<String> {
@@ -114,16 +122,20 @@ vrrp_instance VI_1 {{
     }
     drop(sink);
 
-    // Dumps: SIGUSR1 data, SIGUSR2 stats, SIGRTMIN+2 JSON (keepalived --signum JSON).
+    // Dumps: SIGUSR1 data, SIGUSR2 stats, SIGRTMIN+2 JSON (keepalived --signum JSON). lvsd logs
+    // "wrote PATH" once a file is complete.
     lab.signal(d, libc::SIGUSR1);
     lab.signal(d, libc::SIGUSR2);
     lab.signal(d, libc::SIGRTMIN() + 2);
     let read = |n: &str| std::fs::read_to_string(lab.path(n)).unwrap_or_default();
-    wait_for("the three dump files", Duration::from_secs(5), || {
-        ["k.data", "k.stats", "k.json"]
-            .iter()
-            .all(|n| !read(n).is_empty())
-    });
+    for n in ["k.data", "k.stats", "k.json"] {
+        let wrote = format!("wrote {dir}/{n}");
+        assert!(
+            lab.wait_log(d, &wrote, 1, Duration::from_secs(5)),
+            "no '{wrote}':\n{}",
+            lab.log(d)
+        );
+    }
     assert!(
         read("k.data").contains("   State = MASTER"),
         "{}",
@@ -136,7 +148,20 @@ vrrp_instance VI_1 {{
     assert_eq!(json[0]["stats"]["become_master"], 1);
     assert!(json[0]["stats"]["advert_sent"].as_u64().unwrap_or(0) >= 1);
 
-    // /metrics and /status from inside the namespace.
+    // /metrics and /status from inside the namespace, on the port lvsd reports.
+    let served = "metrics and status on http://127.0.0.1:";
+    assert!(
+        lab.wait_log(d, served, 1, Duration::from_secs(5)),
+        "{}",
+        lab.log(d)
+    );
+    let log = lab.log(d);
+    let port: u16 = log[log.find(served).expect("logged") + served.len()..]
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in the metrics line:\n{log}"));
+    assert_ne!(port, 0, "the port bound, not the one asked for");
     let get = |path: &str| {
         let out = in_ns(
             &lab,
@@ -144,7 +169,7 @@ vrrp_instance VI_1 {{
                 "python3",
                 "-c",
                 &format!(
-                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9650{path}').read().decode())"
+                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{port}{path}').read().decode())"
                 ),
             ],
         );
@@ -315,12 +340,20 @@ vrrp_instance VI_1 {{
         lab.log(d)
     );
     let stats = lab.path("k.stats");
+    // Each dump is complete once lvsd logs "wrote PATH" once more.
+    let wrote =
+        |lab: &Lab, name: &str| lab.log(d).matches(&format!("wrote {dir}/{name}\n")).count();
+    let await_dump = |lab: &Lab, name: &str, before: usize| {
+        wait_for(
+            &format!("dump {name} number {}", before + 1),
+            Duration::from_secs(5),
+            || wrote(lab, name) > before,
+        )
+    };
     let fresh_stats = |lab: &mut Lab, sig: i32| -> String {
-        let _ = std::fs::remove_file(&stats);
+        let before = wrote(lab, "k.stats");
         lab.signal(d, sig);
-        wait_for("the stats dump", Duration::from_secs(5), || stats.exists());
-        // Written in one go, but give the writer a moment to finish.
-        std::thread::sleep(Duration::from_millis(100));
+        await_dump(lab, "k.stats", before);
         std::fs::read_to_string(&stats).unwrap_or_default()
     };
     let sent = |text: &str| -> u64 {
@@ -352,10 +385,27 @@ vrrp_instance VI_1 {{
         "adverts sent count again from 0:\n{cleared}\n---\n{after}"
     );
 
-    // Every signal --signum names except STOP leaves lvsd running (and master).
-    for name in ["RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"] {
+    // Every signal --signum names except STOP leaves lvsd running (and master): each has done its
+    // work (a reload, a dump) before lvsd is asked whether it still runs.
+    for (name, done) in [
+        ("RELOAD", "reload done"),
+        ("DATA", "k.data"),
+        ("STATS", "k.stats"),
+        ("STATS_CLEAR", "k.stats"),
+        ("JSON", "k.json"),
+    ] {
+        let count = |lab: &Lab| {
+            if done.starts_with("k.") {
+                wrote(lab, done)
+            } else {
+                lab.log(d).matches(done).count()
+            }
+        };
+        let before = count(&lab);
         lab.signal(d, signum(name));
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for(&format!("{name} handled"), Duration::from_secs(10), || {
+            count(&lab) > before
+        });
         assert!(lab.running(d), "{name} killed lvsd:\n{}", lab.log(d));
     }
     assert_eq!(lab.holders("10.9.0.100"), [0]);

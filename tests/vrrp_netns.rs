@@ -133,7 +133,8 @@ fn sigterm_hands_over_at_once_runs_notify_and_nopreempt_holds() {
         "INSTANCE VI_1 BACKUP 100\nINSTANCE VI_1 MASTER 100\n"
     );
 
-    // The higher priority node comes back with nopreempt: the master keeps the VIP.
+    // The higher priority node comes back with nopreempt: the master keeps the VIP. A negative
+    // assertion: preempting, node 0 would take over when its Master_Down_Timer (3.4 s) ran out.
     lab.lvsd(0, &v2(150, "nopreempt"));
     lab.assert_stays(VIP, 1, Duration::from_secs(5));
 }
@@ -245,6 +246,7 @@ fn interop_v2_pass_with_keepalived_both_ways() {
     lab.signal(l, libc::SIGKILL);
     lab.wait_exit(l);
     lab.lvsd(0, &v2(150, ""));
+    // The restarted lvsd starts as backup under keepalived's 200 adverts: it claims nothing.
     lab.assert_stays(VIP, 1, Duration::from_secs(2));
     lab.signal(ka2, libc::SIGKILL);
     assert!(
@@ -469,36 +471,46 @@ fn notify_fifo_lines_and_sighup_keeps_running() {
         .open(&fifo)
         .expect("lvsd created the fifo");
     let mut buf = vec![0u8; 4096];
-    let n = f.read(&mut buf).expect("read fifo");
-    assert_eq!(
-        String::from_utf8_lossy(&buf[..n]),
-        "INSTANCE \"VI_1\" BACKUP 150\nINSTANCE \"VI_1\" MASTER 150\n"
-    );
+    let mut read_fifo = |f: &mut std::fs::File| match f.read(&mut buf) {
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => String::new(),
+        Err(e) => panic!("read fifo: {e}"),
+    };
+    // The FIFO's writer runs beside the engine: the MASTER line may follow the VIP by a moment.
+    let want = "INSTANCE \"VI_1\" BACKUP 150\nINSTANCE \"VI_1\" MASTER 150\n";
+    let mut lines = String::new();
+    let t0 = std::time::Instant::now();
+    while lines.len() < want.len() && t0.elapsed() < Duration::from_secs(5) {
+        lines += &read_fifo(&mut f);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lines, want);
 
-    // A reload with the VRRP part unchanged: no transition, no notify, the VIP never leaves.
+    // A reload with the VRRP part unchanged: no transition, no notify, the VIP never leaves, during
+    // the reload and for 1.5 s after it (a transition it caused, a BACKUP with its advert timer
+    // restarted, would show within one advert_int, 1 s).
     lab.signal(d, libc::SIGHUP);
-    let until = std::time::Instant::now() + Duration::from_millis(1500);
-    while std::time::Instant::now() < until {
+    let t0 = std::time::Instant::now();
+    let mut done = None;
+    while done.is_none_or(|t: std::time::Instant| t.elapsed() < Duration::from_millis(1500)) {
         assert_eq!(lab.holders(VIP), [0], "the VIP left during a reload");
+        if done.is_none() && lab.log(d).contains("reload done") {
+            done = Some(std::time::Instant::now());
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no 'reload done':\n{}",
+            lab.log(d)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = lab.log(d);
-    assert!(log.contains("reload done"), "{log}");
     let after_reload = &log[log.find("SIGHUP received").unwrap_or(0)..];
     assert!(
         !after_reload.contains("Entering"),
         "a state transition after the reload:\n{log}"
     );
-    let n = match f.read(&mut buf) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-        Err(e) => panic!("read fifo: {e}"),
-    };
-    assert_eq!(
-        String::from_utf8_lossy(&buf[..n]),
-        "",
-        "notify lines after the reload"
-    );
+    assert_eq!(read_fifo(&mut f), "", "notify lines after the reload");
     lab.signal(d, libc::SIGTERM);
     assert!(lab.wait_exit(d).is_some_and(|s| s.success()));
     assert!(lab.holders(VIP).is_empty(), "a clean stop removes the VIP");
@@ -544,6 +556,8 @@ fn interop_unicast_v2_with_keepalived() {
     while !lab.log(l + 2).contains("not a unicast_peer") && t0.elapsed() < Duration::from_secs(6) {
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A negative assertion: the discard is logged once per peer, so lvsd is watched for 1.5 s
+    // more, in which node 2 sends one or two more priority 200 adverts that must not move it.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         lab.log(l + 2)
@@ -790,27 +804,11 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         return;
     }
     let mut lab = Lab::new(2);
-    let cap = lab.path("cap.txt");
-    let mut tcpdump = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns(1),
-            "tcpdump",
-            "-l",
-            "-n",
-            "-i",
-            "eth0",
-        ])
-        .args(["arp or (icmp6 and ip6[40] == 136)"])
-        .stdout(std::fs::File::create(&cap).unwrap())
-        .stderr(std::fs::File::create(lab.path("cap.err")).unwrap())
-        .spawn()
-        .expect("tcpdump");
-    std::thread::sleep(Duration::from_millis(700));
-    // GARPs spaced by vrrp_garp_interval, NAs back to back.
+    let cap = lab.capture(1, "arp or (icmp6 and ip6[40] == 136)", "cap.txt");
+    // GARPs spaced by vrrp_garp_interval, NAs back to back; the second bursts
+    // (vrrp_garp_master_delay after becoming master) far beyond the test.
     let conf = format!(
-        "global_defs {{\n vrrp_garp_interval 0.1\n}}\n{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n priority 150\n advert_int 0.2\n virtual_ipaddress {{\n 2001:db8::100/64\n }}\n}}\n",
+        "global_defs {{\n vrrp_garp_interval 0.1\n vrrp_garp_master_delay 60\n}}\n{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 61\n priority 150\n advert_int 0.2\n virtual_ipaddress {{\n 2001:db8::100/64\n }}\n}}\n",
         v2(150, "")
     );
     let d = lab.lvsd(0, &conf);
@@ -819,11 +817,21 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         "{}",
         lab.log(d)
     );
-    std::thread::sleep(Duration::from_millis(1200));
-    let _ = tcpdump.kill();
-    let _ = tcpdump.wait();
-    let out = std::fs::read_to_string(&cap).unwrap_or_default()
-        + &std::fs::read_to_string(lab.path("cap.err")).unwrap_or_default();
+    let read = || std::fs::read_to_string(&cap).unwrap_or_default();
+    let garp_line = "Request who-has 10.9.0.100 (ff:ff:ff:ff:ff:ff) tell 10.9.0.100";
+    let na_line =
+        |l: &str| l.contains("neighbor advertisement") && l.contains("tgt is 2001:db8::100");
+    let t0 = std::time::Instant::now();
+    while (read().matches(garp_line).count() < 5
+        || read().lines().filter(|l| na_line(l)).count() < 5)
+        && t0.elapsed() < Duration::from_secs(4)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A negative assertion: no sixth message of the burst, which would follow the fifth within
+    // vrrp_garp_interval (0.1 s).
+    std::thread::sleep(Duration::from_millis(500));
+    let out = read();
     // tcpdump -n lines start with HH:MM:SS.micros
     let secs = |l: &str| -> f64 {
         let t = l.split_whitespace().next().unwrap_or_default();
@@ -839,7 +847,7 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
     };
     let garps: Vec<f64> = out
         .lines()
-        .filter(|l| l.contains("Request who-has 10.9.0.100 (ff:ff:ff:ff:ff:ff) tell 10.9.0.100"))
+        .filter(|l| l.contains(garp_line))
         .map(secs)
         .collect();
     assert_eq!(
@@ -851,10 +859,7 @@ fn new_master_announces_its_vips_with_garp_and_unsolicited_na() {
         garps[4] - garps[0] >= 0.35,
         "4 gaps of vrrp_garp_interval 0.1 s between the GARPs:\n{out}"
     );
-    let nas = out
-        .lines()
-        .filter(|l| l.contains("neighbor advertisement") && l.contains("tgt is 2001:db8::100"))
-        .count();
+    let nas = out.lines().filter(|l| na_line(l)).count();
     assert_eq!(nas, 5, "one burst of 5 unsolicited NAs:\n{out}");
 }
 
@@ -950,6 +955,7 @@ fn partition_makes_two_masters_and_healing_leaves_the_higher_priority() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(lab.holders(VIP), [0, 1], "{}", lab.all_logs());
+    // Four adverts (0.2 s) of each master go unheard: neither steps down.
     lab.assert_both_stay(VIP, Duration::from_millis(800));
 
     // Healed: the lower priority master hears 150 and steps down; one master remains.
@@ -1035,6 +1041,8 @@ fn three_directors_elect_by_priority_and_the_client_follows_failovers() {
         "the client reaches the new master after kill -9; logs:\n{}",
         lab.all_logs()
     );
+    // A negative assertion: had node 2 (100) not heard node 1's adverts, its own Master_Down_Timer
+    // (3.61 s, 0.08 s after node 1's) would have made it master within this 1.5 s.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!lab.holders(VIP).contains(&2), "{}", lab.all_logs());
     assert!(

@@ -38,6 +38,7 @@ fn priority_255_without_the_addresses_runs_with_255() {
         "the priority 255 node is master; logs:\n{}",
         lab.all_logs()
     );
+    // The election has settled: node 0 keeps the VIP over three of its adverts.
     lab.assert_stays(VIP, 0, Duration::from_secs(3));
     let log = lab.log(a);
     assert!(

@@ -106,6 +106,15 @@ fn reload_adding_a_vip_to_the_master_keeps_its_state_and_the_old_vip() {
         return;
     }
     let mut lab = Lab::new(2);
+    // Every ARP from the start: the master's two bursts for VIP (on becoming master and
+    // garp_master_delay, 5 s, later) are seen before the reload, and nothing more of them after.
+    let cap = lab.capture(1, "arp", "arp.txt");
+    let garps = |ip: &str| {
+        read(&cap)
+            .lines()
+            .filter(|l| l.contains(&format!("who-has {ip} (ff:ff:ff:ff:ff:ff) tell {ip}")))
+            .count()
+    };
     let (f0, f1) = (lab.path("notify0"), lab.path("notify1"));
     let a = lab.lvsd(0, &instance("VI_1", 51, 150, &[VIP], &notify(&f0)));
     let b = lab.lvsd(1, &instance("VI_1", 51, 100, &[VIP], &notify(&f1)));
@@ -116,35 +125,30 @@ fn reload_adding_a_vip_to_the_master_keeps_its_state_and_the_old_vip() {
     );
     wait_lines(&f0, 2, Duration::from_secs(2));
     wait_lines(&f1, 1, Duration::from_secs(2));
-    // Past the second GARP burst (garp_master_delay 5 s after becoming master).
-    std::thread::sleep(Duration::from_secs(5));
+    let t0 = Instant::now();
+    while garps(VIP) < 10 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(garps(VIP), 10, "two bursts of 5:\n{}", read(&cap));
     let (n0, n1) = (read(&f0), read(&f1));
-
-    let cap = lab.path("arp.txt");
-    let mut tcpdump = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns(1),
-            "tcpdump",
-            "-l",
-            "-n",
-            "-i",
-            "eth0",
-            "arp",
-        ])
-        .stdout(std::fs::File::create(&cap).expect("capture file"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    std::thread::sleep(Duration::from_millis(700));
 
     // The backup learns the new address list first, then the master.
     lab.reload(b, &instance("VI_1", 51, 100, &[VIP, VIP2], &notify(&f1)));
     lab.reload(a, &instance("VI_1", 51, 150, &[VIP, VIP2], &notify(&f0)));
     let t0 = Instant::now();
     let mut added = None;
-    while t0.elapsed() < Duration::from_secs(3) {
+    // Until the new VIP is there and announced, and both reloads are done; the old VIP stays on
+    // the master all the while.
+    while added.is_none()
+        || garps(VIP2) < 5
+        || [a, b].iter().any(|&d| !lab.log(d).contains("reload done"))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the new VIP is not on the master and announced; logs:\n{}\n{}",
+            lab.all_logs(),
+            read(&cap)
+        );
         assert_eq!(
             lab.holders(VIP),
             [0],
@@ -156,11 +160,12 @@ fn reload_adding_a_vip_to_the_master_keeps_its_state_and_the_old_vip() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = tcpdump.kill();
-    let _ = tcpdump.wait();
+    // A negative assertion: no further GARP of this burst (its messages go out back to back) and
+    // none for the old VIP; the old VIP stays meanwhile.
+    lab.assert_stays(VIP, 0, Duration::from_millis(500));
     assert!(
         added.is_some_and(|t| t < Duration::from_secs(2)),
-        "the new VIP appears on the master; logs:\n{}",
+        "the new VIP appears on the master within 2 s ({added:?}); logs:\n{}",
         lab.all_logs()
     );
     assert!(lab.log(a).contains("(VI_1) adding VIP 10.9.0.101/24"));
@@ -177,13 +182,8 @@ fn reload_adding_a_vip_to_the_master_keeps_its_state_and_the_old_vip() {
         "no notify"
     );
     let arp = read(&cap);
-    let garps = |ip: &str| {
-        arp.lines()
-            .filter(|l| l.contains(&format!("who-has {ip} (ff:ff:ff:ff:ff:ff) tell {ip}")))
-            .count()
-    };
     assert_eq!(garps(VIP2), 5, "one burst for the new VIP:\n{arp}");
-    assert_eq!(garps(VIP), 0, "none for the VIP already announced:\n{arp}");
+    assert_eq!(garps(VIP), 10, "none for the VIP already announced:\n{arp}");
 
     // And removed again: the other VIP stays.
     lab.reload(a, &instance("VI_1", 51, 150, &[VIP], &notify(&f0)));
@@ -322,6 +322,8 @@ fn reload_with_a_broken_file_changes_nothing() {
         log.contains("lvsd0.conf:5:") && log.contains("advert_int"),
         "the error names file:line and the keyword:\n{log}"
     );
+    // A negative assertion: had priority 50 applied, the backup (100) would take over when its
+    // Master_Down_Timer (3.6 s) ran out, within these 4.5 s.
     lab.assert_stays(VIP, 0, Duration::from_millis(4500));
     let log = lab.log(a);
     assert!(!since_reload(&log).contains("Entering"), "{log}");

@@ -267,10 +267,13 @@ mod tests {
     async fn open_port_passes_and_closed_port_is_refused() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let open = l.local_addr().unwrap();
-        let closed = {
-            let t = TcpListener::bind("127.0.0.1:0").unwrap();
-            t.local_addr().unwrap()
-        };
+        // Bound but not listening, and without SO_REUSEADDR: refused, and no test running in
+        // parallel can take the port while we hold it (a released port could be reused).
+        let hold =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        hold.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let closed = hold.local_addr().unwrap().as_socket().unwrap();
         let mut c = Connects::new().unwrap();
         c.start(7, &target(open, 2000));
         let d = c.next_done().await;

@@ -24,10 +24,14 @@ pub struct PidFile {
     _lock: std::fs::File,
 }
 
-/// A process that exists and is not a zombie (a killed daemon not reaped yet is gone).
+/// A process that exists and is not a zombie (a killed daemon not reaped yet is gone). EPERM
+/// means it exists but belongs to another user (lvsd not run as root): alive, as keepalived reads it.
 fn alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.
-    if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
+    if pid <= 0
+        || (unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM))
+    {
         return false;
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -106,7 +110,7 @@ mod tests {
         );
         drop(f);
         assert!(!p.exists());
-        // pid 1 is always alive: another daemon "runs".
+        // pid 1 is always alive: another daemon "runs" (one of another user, when not root).
         std::fs::write(&p, "1\n").unwrap();
         assert!(matches!(
             PidFile::create(&p),

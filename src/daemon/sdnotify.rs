@@ -8,13 +8,16 @@ use tracing::debug;
 
 /// Sends `msg` (e.g. "READY=1"); errors are only logged at debug level: systemd may be gone.
 pub fn notify(msg: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let path = path.to_string_lossy().into_owned();
+    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+        send(&path.to_string_lossy(), msg);
+    }
+}
+
+/// Sends `msg` to the notify socket `path` (`@name`: an abstract one).
+fn send(path: &str, msg: &str) {
     let addr = match path.strip_prefix('@') {
         Some(abs) => SocketAddr::from_abstract_name(abs.as_bytes()),
-        None => SocketAddr::from_pathname(&path),
+        None => SocketAddr::from_pathname(path),
     };
     let r =
         addr.and_then(|a| UnixDatagram::unbound().and_then(|s| s.send_to_addr(msg.as_bytes(), &a)));
@@ -23,12 +26,18 @@ pub fn notify(msg: &str) {
     }
 }
 
-pub fn ready() {
-    notify(&format!("READY=1\nMAINPID={}", std::process::id()));
+fn ready_message() -> String {
+    format!("READY=1\nMAINPID={}", std::process::id())
 }
 
+pub fn ready() {
+    notify(&ready_message());
+}
+
+const STOPPING: &str = "STOPPING=1";
+
 pub fn stopping() {
-    notify("STOPPING=1");
+    notify(STOPPING);
 }
 
 /// For the reload path: RELOADING=1 now, `ready()` when the new configuration is applied.
@@ -45,11 +54,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("notify");
         let sock = UnixDatagram::bind(&path).expect("bind");
-        // Only this test sets NOTIFY_SOCKET.
-        std::env::set_var("NOTIFY_SOCKET", &path);
-        ready();
-        stopping();
-        std::env::remove_var("NOTIFY_SOCKET");
+        // Sent to the path directly: setting NOTIFY_SOCKET would race with the tests running
+        // beside this one (their lvsd code would notify this socket; C code reads the environment
+        // unlocked).
+        let path = path.to_str().expect("utf-8 path");
+        send(path, &ready_message());
+        send(path, STOPPING);
         let mut buf = [0u8; 256];
         let n = sock.recv(&mut buf).expect("first datagram");
         let first = String::from_utf8_lossy(&buf[..n]).into_owned();

@@ -361,12 +361,17 @@ mod tests {
             layer.send("<30>filler line to fill the receive queue of the socket");
         }
         assert!(layer.dropped.load(Ordering::Relaxed) > 0);
+        // Shut down, not only closed: a child forked by a test running beside this one holds a
+        // copy of the descriptor until it execs, and a closed socket would live on in it.
+        server.shutdown(std::net::Shutdown::Both).expect("shutdown");
         drop(server);
         std::fs::remove_file(&path).expect("rm");
         layer.send("<30>lost");
         assert!(layer.reported.load(Ordering::Relaxed));
         // The daemon comes back: lines pass again after the reconnect delay.
         let server = UnixDatagram::bind(&path).expect("bind again");
+        // The delay is what is tested: the last try was before this sleep, so the next line is
+        // due for a reconnect (elapsed >= RECONNECT_EVERY), whatever the machine's load.
         std::thread::sleep(RECONNECT_EVERY);
         layer.send("<30>back");
         let n = server.recv(&mut buf).expect("recv after reconnect");

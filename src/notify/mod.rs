@@ -302,9 +302,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("log");
         let mut n = Notifier::new(None, false, None);
+        // Each script takes less time than the one before: scripts run side by side would
+        // finish, and write, in the reverse order.
         let notify = Notify {
             any: Some(script(&format!(
-                "/bin/sh -c 'sleep 0.$((RANDOM % 3)); echo \"$3\" >> {}' x",
+                "/bin/sh -c 'case $3 in BACKUP) sleep 0.3;; MASTER) sleep 0.2;; FAULT) sleep 0.1;; esac; echo \"$3\" >> {}' x",
                 out.display()
             ))),
             ..Default::default()

@@ -27,7 +27,10 @@ pub fn spawn(addr: &str, snap: Rc<RefCell<Snapshot>>) {
                 return;
             }
         };
-        info!("metrics and status on http://{addr}/metrics and /status");
+        // The address bound, not the one asked for: port 0 picks a free port, and this line
+        // tells which (tests start lvsd that way).
+        let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+        info!("metrics and status on http://{bound}/metrics and /status");
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;

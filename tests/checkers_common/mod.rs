@@ -33,6 +33,19 @@ pub fn config(text: &str) -> Config {
         .unwrap_or_else(|| panic!("config does not load: {rendered:?}\n{text}"))
 }
 
+/// Writes an executable (0755) file, through a child process. A file this process had open for
+/// writing would be inherited by any child that a test running beside this one forks meanwhile,
+/// and exec(2) of the file fails with ETXTBSY until that child has exec'd in turn.
+pub fn write_executable(path: &Path, text: &str) {
+    let st = Command::new("sh")
+        .args(["-c", "printf %s \"$2\" > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .arg(text)
+        .status()
+        .expect("sh runs");
+    assert!(st.success(), "cannot write {}", path.display());
+}
+
 /// keepalived.conf is line-based; tests write short blocks on one line, with `;` between keywords:
 /// `TCP_CHECK { connect_timeout 1; connect_port 80 }`.
 pub fn lines(compact: &str) -> String {
@@ -61,15 +74,45 @@ pub fn probe(rs: &str, block: &str) -> Probe {
     probe_with("", rs, block)
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A TCP port on 127.0.0.1 that refuses connections for as long as this lives, and that no other
+/// socket can take meanwhile: it is bound but not listening, without SO_REUSEADDR. (A port bound
+/// and released could be handed to a server of a test running in parallel.)
+pub struct ClosedPort(socket2::Socket);
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        ClosedPort(s)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().as_socket().unwrap().port()
+    }
+
+    /// The server comes up on the very same port: the socket starts listening.
+    pub fn listen(self) -> std::net::TcpListener {
+        self.0.listen(128).unwrap();
+        self.0.into()
+    }
 }
 
-pub fn closed_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+/// A UDP port on 127.0.0.1 that answers every datagram with ICMP port unreachable for as long as
+/// this lives, and that no other socket can take meanwhile: the socket holding it is connected to
+/// its own address, so datagrams from any other port match no socket.
+pub struct ClosedUdpPort(std::net::UdpSocket);
+
+impl ClosedUdpPort {
+    pub fn new() -> ClosedUdpPort {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.connect(s.local_addr().unwrap()).unwrap();
+        ClosedUdpPort(s)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
 }
 
 /// A minimal HTTP/1.0 server: `routes` maps a path to (status, body); "/slow" never answers.
@@ -130,17 +173,6 @@ impl Drop for Proc {
     }
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:port.
-pub fn wait_listening(port: u16) {
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port}");
-}
-
 pub fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
@@ -150,28 +182,46 @@ pub fn have(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// `python3 -m http.server` serving `dir` on a free port.
+/// Reads the child's stdout until a line for which `port_of` finds the port it listens on (the
+/// server has bound and listens by then); the rest of its stdout is drained by a thread so that
+/// the server never blocks on a full pipe.
+fn reported_port(child: &mut Child, what: &str, port_of: impl Fn(&str) -> Option<u16>) -> u16 {
+    use std::io::BufRead;
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("{what} exited without reporting its port; its output: {seen:?}");
+        }
+        if let Some(port) = port_of(&line) {
+            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            return port;
+        }
+        seen.push_str(&line);
+    }
+}
+
+/// `python3 -m http.server` serving `dir` on a port of its own choosing (port 0), which it reports.
 pub fn python_http(dir: &Path) -> (Proc, u16) {
-    let port = closed_port();
     let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
         .current_dir(dir)
-        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 runs");
-    let p = Proc(child);
-    wait_listening(port);
+    let mut p = Proc(child);
+    // "Serving HTTP on 127.0.0.1 port 39781 (http://127.0.0.1:39781/) ..."
+    let port = reported_port(&mut p.0, "python3 -m http.server", |l| {
+        l.split(" port ").nth(1)?.split(' ').next()?.parse().ok()
+    });
     (p, port)
 }
 
-/// `openssl s_server -WWW` (a real TLS server) serving `dir` with a fresh self-signed certificate.
+/// `openssl s_server -WWW` (a real TLS server) serving `dir` with a fresh self-signed certificate,
+/// on a port of its own choosing (port 0), which it reports.
 pub fn tls_server(dir: &Path) -> (Proc, u16) {
     let ok = Command::new("openssl")
         .args([
@@ -195,27 +245,33 @@ pub fn tls_server(dir: &Path) -> (Proc, u16) {
         .status()
         .expect("openssl runs");
     assert!(ok.success(), "openssl req");
-    let port = closed_port();
     let child = Command::new("openssl")
         .args([
             "s_server",
             "-accept",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "-cert",
             "cert.pem",
             "-key",
             "key.pem",
             "-WWW",
-            "-quiet",
         ])
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("openssl s_server runs");
-    let p = Proc(child);
-    wait_listening(port);
+    let mut p = Proc(child);
+    // "ACCEPT 127.0.0.1:45575"
+    let port = reported_port(&mut p.0, "openssl s_server", |l| {
+        l.strip_prefix("ACCEPT ")?
+            .trim()
+            .rsplit(':')
+            .next()?
+            .parse()
+            .ok()
+    });
     (p, port)
 }
 

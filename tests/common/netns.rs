@@ -41,6 +41,17 @@ pub fn tool_available(cmd: &str, arg: &str, what: &str) -> bool {
     ok
 }
 
+/// Adds namespace `name`. One of that name already there was left by a test process that had our pid
+/// and was killed before it could clean up (Ctrl-C skips destructors; pids are reused): our counter
+/// makes the name unique among this process's labs, so it is removed first.
+fn fresh_netns(name: &str) {
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(Stdio::null())
+        .status();
+    ip(&["netns", "add", name]);
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(
@@ -73,9 +84,11 @@ pub struct Lab {
 impl Lab {
     /// `nodes` namespaces with eth0 = 10.9.0.(n+1)/24 on a shared bridge.
     pub fn new(nodes: usize) -> Lab {
+        // Unique on the machine: the whole pid (at most 0x400000, 6 digits) and a counter keep
+        // the veth names ("{prefix}n{node}") within the 15 bytes of an interface name.
         let prefix = format!(
             "lt{:x}x{}",
-            std::process::id() & 0xfffff,
+            std::process::id(),
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
         let lab = Lab {
@@ -86,19 +99,20 @@ impl Lab {
             helpers: Vec::new(),
         };
         let hub = lab.hub();
-        ip(&["netns", "add", &hub]);
+        fresh_netns(&hub);
         let mut lab = lab;
         ip(&["-n", &hub, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &hub, "link", "set", "br0", "up"]);
         for n in 0..nodes {
             let ns = lab.ns(n);
             let peer = format!("{}n{n}", lab.prefix);
-            ip(&["netns", "add", &ns]);
+            fresh_netns(&ns);
             lab.nodes = n + 1;
+            // Both ends made in their namespaces: nothing of the lab ever lives in the machine's.
             ip(&[
-                "link", "add", &peer, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                "link", "add", &peer, "netns", &hub, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
             ]);
-            ip(&["link", "set", &peer, "netns", &hub]);
             ip(&["-n", &hub, "link", "set", &peer, "master", "br0", "up"]);
             let addr = format!("10.9.0.{}/24", n + 1);
             ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
@@ -308,6 +322,37 @@ impl Lab {
         self.helpers.push(child);
     }
 
+    /// Starts tcpdump on a node's eth0 with this filter, its lines (`-l -n`) going to the file
+    /// `name` in the lab directory, and returns once tcpdump says it is listening: every packet
+    /// sent from then on is in the file. Killed when the lab drops.
+    #[allow(dead_code)] // not every test binary captures
+    pub fn capture(&mut self, node: usize, filter: &str, name: &str) -> PathBuf {
+        let out = self.path(name);
+        let err = self.path(&format!("{name}.err"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(["tcpdump", "-l", "-n", "-i", "eth0", filter])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("capture file"))
+            .stderr(std::fs::File::create(&err).expect("capture log"))
+            .spawn()
+            .expect("start tcpdump");
+        self.helpers.push(child);
+        let t0 = Instant::now();
+        while !std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains("listening on")
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "tcpdump did not start: {}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        out
+    }
+
     /// Nodes that carry `addr` on any interface now (eth0, or a VMAC interface).
     pub fn holders(&self, addr: &str) -> Vec<usize> {
         (0..self.nodes)
@@ -347,7 +392,11 @@ impl Lab {
         None
     }
 
-    /// Asserts that `node` keeps holding `addr` alone for `period`.
+    /// Asserts that `node` keeps holding `addr` alone for `period`: a negative assertion (no
+    /// takeover, no flap), so the wait is the thing tested. Right after an election a period of
+    /// one advert_int or more shows that the election settled (a loser that took the VIP as well,
+    /// or a winner that hands it back, shows at the next adverts); where a longer period is the
+    /// point, the caller says why it suffices.
     pub fn assert_stays(&self, addr: &str, node: usize, period: Duration) {
         let t0 = Instant::now();
         while t0.elapsed() < period {

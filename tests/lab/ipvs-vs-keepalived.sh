@@ -50,12 +50,13 @@ for conf in "${configs[@]}"; do
 	ip netns exec "$ns" keepalived -n -l -C -i lvs1 -f "$work/$name.conf" -p "$work/$name.kpid" -c "$work/$name.cpid" \
 		>"$work/$name.klog" 2>&1 &
 	kpid=$!
-	# keepalived has no "done" signal: wait until its table has as many lines as lvsd's, then settle.
+	# keepalived's checker logs "Startup complete" once it has programmed IPVS; its table has as
+	# many lines as lvsd's by then.
 	for _ in $(seq 100); do
-		[ "$(ip netns exec "$ns" ipvsadm -Ln | wc -l)" -ge "$want" ] && break
+		grep -q "Startup complete" "$work/$name.klog" &&
+			[ "$(ip netns exec "$ns" ipvsadm -Ln | wc -l)" -ge "$want" ] && break
 		sleep 0.1
 	done
-	sleep 0.5
 	listing "$ns" >"$work/$name.keepalived"
 	kill -TERM "$kpid"; wait "$kpid" 2>/dev/null
 	if diff -u "$work/$name.keepalived" "$work/$name.lvsd" >"$work/$name.diff"; then

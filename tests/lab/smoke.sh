@@ -81,17 +81,28 @@ sysctl -qw net.ipv4.ip_forward=1
 ipvsadm -A -t 10.1.0.1:80 -s rr
 ipvsadm -a -t 10.1.0.1:80 -r 10.2.0.1:8080 -m
 ipvsadm -a -t 10.1.0.1:80 -r 10.2.0.2:8080 -m
-sleep 0.5
+# The listeners started in the background: wait until each accepts (a probe connection counts in no
+# IPVS statistics, it does not pass the VIP).
+for i in 1 2; do
+	for _ in $(seq 50); do
+		ip netns exec "lab-rs$i" socat -u /dev/null TCP:10.2.0.$i:8080,connect-timeout=1 2>/dev/null && break
+		sleep 0.1
+	done
+done
 answers=""
 for _ in 1 2 3 4; do
 	answers="$answers $(ip netns exec lab-cli socat -T 3 - TCP:10.1.0.1:80,connect-timeout=3 </dev/null)"
 done
 echo "answers through the VIP:$answers"
 check "NAT reaches both real servers in turn" test "$answers" = " rs1 rs2 rs1 rs2" -o "$answers" = " rs2 rs1 rs2 rs1"
-sleep 2.5 # the kernel folds per-CPU counters into the dumped stats every 2 s
-stats=$(ipvsadm -Ln --stats -t 10.1.0.1:80)
+# The kernel folds per-CPU counters into the dumped stats every 2 s: poll until they show.
+for _ in $(seq 100); do
+	stats=$(ipvsadm -Ln --stats -t 10.1.0.1:80)
+	conns=$(awk '$1 == "TCP" { print $3 }' <<< "$stats")
+	[ "$conns" = 4 ] && break
+	sleep 0.1
+done
 echo "$stats"
-conns=$(awk '$1 == "TCP" { print $3 }' <<< "$stats")
 check "IPVS counted 4 connections (got '$conns')" test "$conns" = 4
 kill $(jobs -p) 2>/dev/null
 ipvsadm -C

@@ -63,6 +63,15 @@ wait_file() {
 	for i in $(seq $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
+# wait_count FILE PATTERN N SECONDS: true once N lines of FILE match PATTERN.
+wait_count() {
+	local i
+	for i in $(seq $(($4 * 10))); do
+		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 finish() {
 	if [ $failures != 0 ]; then
 		for f in "$w"/lvsd-*.log; do [ -e "$f" ] && { echo "--- $f"; cat "$f"; }; done

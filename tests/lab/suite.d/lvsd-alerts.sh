@@ -75,7 +75,8 @@ kill "$lis"
 wait_dests alv $VIP:8080 10 "10.62.0.3:8080/1 " && pass "the stopped server is removed" || fail "pool after stop: '$(dests alv $VIP:8080)'"
 subject="Subject: [lb-alerts] Realserver [10.62.0.2]:tcp:8080 of virtual server [$VIP]:tcp:8080 - DOWN"
 if wait_file "$w/mail/mail-1.txt" "^Subject:" 10; then
-	# Three more check rounds: a server that stays down mails nothing more.
+	# A negative assertion: three more check rounds (delay_loop 1) in which a server that stays
+	# down mails nothing more.
 	sleep 3
 	n=$(ls "$w/mail" | grep -c '^mail-.*\.txt$')
 	grep -qxF "$subject" "$w/mail/mail-1.txt" && [ "$n" = 1 ] &&
@@ -91,7 +92,7 @@ pid=$(cat "$w/lvsd.pid")
 stamp='[A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
 grep -q "^<164>$stamp lvsd\[$pid\]: Real server \[10.62.0.2\]:8080 is down" "$w/syslog.txt" &&
 	pass "syslog: the checker's DOWN line as local4.warning" || { fail "syslog lines:"; cat "$w/syslog.txt"; }
-grep -q "^<166>$stamp lvsd\[$pid\]: SMTP alert successfully sent" "$w/syslog.txt" &&
+wait_file "$w/syslog.txt" "^<166>$stamp lvsd\[$pid\]: SMTP alert successfully sent" 5 &&
 	pass "syslog: the mail as local4.info" || fail "no SMTP line in syslog"
 grep -qv '^<16[0-7]>' "$w/syslog.txt" && fail "lines with another facility: $(grep -v '^<16[0-7]>' "$w/syslog.txt" | head -3)"
 

@@ -60,7 +60,8 @@ if wait_dests mlv $VIP:80 8 "$drained"; then
 else
 	fail "after touching the maintenance file: '$(dests mlv $VIP:80)'"
 fi
-# It stays drained on later checks (not flapping back).
+# It stays drained on later checks (not flapping back): a negative assertion over two more checks
+# at delay_loop 1.
 sleep 2.5
 [ "$(dests mlv $VIP:80)" = "$drained" ] && pass "rs1 stays drained over later checks" || fail "2.5 s later: '$(dests mlv $VIP:80)'"
 

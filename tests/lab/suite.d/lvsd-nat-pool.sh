@@ -93,6 +93,11 @@ wait_for() { # seconds expected
 	for i in $(seq $(($1 * 10))); do [ "$(dests)" = "$2" ] && return 0; sleep 0.1; done
 	return 1
 }
+wait_grep() { # file pattern seconds: true once a line matches (scripts run beside the pool change)
+	local i
+	for i in $(seq $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
 all="10.20.1.2:8080/1 10.20.2.2:8080/1 10.20.3.2:8080/1 "
 if wait_for 10 "$all"; then pass "lvsd programs the pool at start: $all"; else fail "pool at start: '$(dests)'"; cat "$w/lvsd.log"; fi
 
@@ -120,8 +125,7 @@ if wait_for 6 "10.20.2.2:8080/1 10.20.3.2:8080/1 "; then
 else
 	fail "after stopping rs1: '$(dests)'"
 fi
-sleep 0.5
-grep -q "^down rs1$" "$w/notify.log" 2>/dev/null && pass "notify_down ran with its arguments" || fail "notify_down: $(cat "$w/notify.log" 2>&1)"
+wait_grep "$w/notify.log" "^down rs1$" 5 && pass "notify_down ran with its arguments" || fail "notify_down: $(cat "$w/notify.log" 2>&1)"
 grep -q "Removing service \[10.20.1.2\]:tcp:8080 from VS \[10.10.0.100\]:tcp:80" "$w/lvsd.log" && pass "log says Removing service [10.20.1.2]:tcp:8080 from VS [10.10.0.100]:tcp:80" || fail "no Removing log line"
 
 kill "${web[3]}"
@@ -129,10 +133,11 @@ if wait_for 6 "10.20.2.2:8080/1 10.20.3.2:8080/0 "; then pass "inhibit_on_failur
 
 start_web 1
 if wait_for 6 "10.20.1.2:8080/1 10.20.2.2:8080/1 10.20.3.2:8080/0 "; then pass "a restarted server comes back"; else fail "after restarting rs1: '$(dests)'"; fi
-sleep 0.5
-grep -q "^up rs1$" "$w/notify.log" && pass "notify_up ran" || fail "notify_up: $(cat "$w/notify.log")"
+wait_grep "$w/notify.log" "^up rs1$" 5 && pass "notify_up ran" || fail "notify_up: $(cat "$w/notify.log")"
 
 # ha_suspend: 10.10.0.150 is not on the director, so the failing check of its only server does not count.
+# A negative assertion: counted, that check (delay_loop 1, connect_timeout 1, retry 0) would have
+# removed the server within 2 s of lvsd's start, long before now; 3 s more cover further checks.
 sleep 3
 $D ipvsadm -Ln -t 10.10.0.150:80 | grep -q "10.20.2.2:9999" && pass "ha_suspend: checks do not count while the VIP is elsewhere" || fail "ha_suspend: server removed while suspended"
 ip -n lvd addr add 10.10.0.150/24 dev d0
