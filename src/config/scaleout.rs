@@ -85,14 +85,14 @@ pub fn check(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
         if !std::path::Path::new(&b.bird_socket).exists() {
             ctx.warn(
                 b.span,
-                format!("bgp_announce: BIRD's control socket {} does not exist here (is BIRD running?); lvsd keeps trying to connect and announces nothing until it can", b.bird_socket),
+                format!("bgp_announce: BIRD's control socket {} does not exist on this machine (is BIRD running?); lvsd keeps trying to connect and announces nothing until it can", b.bird_socket),
             );
         }
         let dir = std::path::Path::new(&b.include_file).parent();
         if dir.is_some_and(|d| !d.is_dir()) {
             ctx.warn(
                 b.span,
-                format!("bgp_announce: the directory of include_file {} does not exist here; lvsd cannot write it", b.include_file),
+                format!("bgp_announce: the directory of include_file {} does not exist on this machine; lvsd cannot write it", b.include_file),
             );
         }
     }
