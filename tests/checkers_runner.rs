@@ -7,11 +7,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// The next health event; a server's first-verdict marker (Checked, for /ready and the BGP
+/// announcer) is not one.
 async fn next(rx: &mut mpsc::Receiver<CheckEvent>) -> CheckEvent {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .expect("an event within 10 s")
-        .expect("runner alive")
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("runner alive");
+        if e.kind != EventKind::Checked {
+            return e;
+        }
+    }
 }
 
 #[tokio::test]
@@ -109,5 +116,31 @@ async fn bad_checker_settings_stop_the_start() {
     assert!(
         err.to_string().contains("unknown user 'no-such-user-lvsd'"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_counts_as_checked_only_after_its_first_verdict_is_out() {
+    // The BGP announcer and /ready read Checked as "the health now rests on a check": a failing
+    // first check's Down must come before it, never after.
+    let dead_port = closed_port();
+    let cfg = config(&lines(&format!(
+        "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.2; warmup 0; retry 0; \
+         real_server 127.0.0.1 {dead_port} {{ TCP_CHECK {{ connect_timeout 1 }} }} }}"
+    )));
+    let (tx, mut rx) = mpsc::channel(16);
+    let _runner = Runner::start(&cfg, tx).unwrap();
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&EventKind::Checked) {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("runner alive");
+        kinds.push(e.kind);
+    }
+    assert_eq!(
+        kinds,
+        [EventKind::Up, EventKind::Down, EventKind::Checked],
+        "initial state, the verdict, then the marker"
     );
 }
