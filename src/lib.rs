@@ -1,4 +1,5 @@
 //! lvsd: a keepalived.conf-compatible load-balancer director.
+pub mod announce;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-/// The next state event (a first verdict's `Checked` is for readiness only).
+/// The next health event; a server's first-verdict marker (Checked, for /ready and the BGP
+/// announcer) is not one.
 async fn next(rx: &mut mpsc::Receiver<CheckEvent>) -> CheckEvent {
     loop {
         let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -182,4 +183,31 @@ async fn a_reload_keeps_an_unchanged_checker_and_its_retry_count() {
     let (runner, n) = Runner::start_carried(&changed, &[vec![true]], carried, tx).unwrap();
     assert_eq!((n.kept, n.started), (0, 1));
     runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_counts_as_checked_only_after_its_first_verdict_is_out() {
+    // The BGP announcer and /ready read Checked as "the health now rests on a check": a failing
+    // first check's Down must come before it, never after.
+    let dead = ClosedPort::new();
+    let dead_port = dead.port();
+    let cfg = config(&lines(&format!(
+        "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.2; warmup 0; retry 0; \
+         real_server 127.0.0.1 {dead_port} {{ TCP_CHECK {{ connect_timeout 1 }} }} }}"
+    )));
+    let (tx, mut rx) = mpsc::channel(16);
+    let _runner = Runner::start(&cfg, tx).unwrap();
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&EventKind::Checked) {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("runner alive");
+        kinds.push(e.kind);
+    }
+    assert_eq!(
+        kinds,
+        [EventKind::Up, EventKind::Down, EventKind::Checked],
+        "initial state, the verdict, then the marker"
+    );
 }

@@ -209,6 +209,14 @@ const BLOCKS: &[Block] = &[
         }],
     },
     Block {
+        name: "bgp_announce",
+        template: "bgp_announce {\n@\n}\n",
+        places: &[Place {
+            sh: "SCALE OUT",
+            ss: Some("bgp_announce"),
+        }],
+    },
+    Block {
         name: "vrrp_script",
         template: "vrrp_script s {\n@\n}\n",
         places: &[sh("VRRP_SCRIPT")],

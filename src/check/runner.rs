@@ -562,12 +562,15 @@ impl Scheduler {
         let timing = *slot.core.timing();
         let mut out = Vec::new();
         let actions = slot.core.handle(now.into_std(), Input::Result(outcome));
+        // Sent after the verdict's own events, so a follower never sees a server judged before
+        // it sees the verdict (a first check that fails must not count as up meanwhile).
+        let mut judged = None;
         if slot.unjudged && !actions.iter().any(|a| matches!(a, Action::Retry { .. })) {
             slot.unjudged = false;
             let s = &mut self.servers[slot.server as usize];
             s.unjudged = s.unjudged.saturating_sub(1);
             if s.unjudged == 0 {
-                out.push(CheckEvent {
+                judged = Some(CheckEvent {
                     vs: s.vs,
                     rs: s.rs,
                     kind: EventKind::Checked,
@@ -613,6 +616,7 @@ impl Scheduler {
                 }
             }
         }
+        out.extend(judged);
         out
     }
 }

@@ -7,6 +7,7 @@ pub mod diag;
 mod lexer;
 pub mod model;
 mod preprocess;
+pub mod scaleout;
 mod tree;
 pub(crate) mod validate;
 mod values;

@@ -45,6 +45,8 @@ pub struct Config {
     pub virtual_servers: Vec<VirtualServer>,
     /// Blocks lvsd reads but does not act on (bfd_instance, garp_group, linkbeat_interfaces, ...).
     pub unsupported_blocks: Vec<String>,
+    /// lvsd only (top-level `bgp_announce` block): VIPs announced over BGP by BIRD.
+    pub bgp_announce: Option<BgpAnnounce>,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             virtual_server_groups: Vec::new(),
             virtual_servers: Vec::new(),
             unsupported_blocks: Vec::new(),
+            bgp_announce: None,
         }
     }
 }
@@ -908,6 +911,68 @@ pub struct Url {
     pub regex_options: Vec<String>,
     pub regex_min_offset: Option<u32>,
     pub regex_max_offset: Option<u32>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// When a VIP counts as servable: while any of its virtual servers has quorum, or only while all do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequireServices {
+    #[default]
+    Any,
+    All,
+}
+
+/// lvsd only: `bgp_announce { ... }`. Which VIPs this director announces through BIRD, and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BgpAnnounce {
+    /// BIRD's control socket.
+    pub bird_socket: String,
+    /// The file lvsd generates with one `protocol static` per VIP (bird.conf includes it).
+    pub include_file: String,
+    /// Start of the BIRD protocol names lvsd generates (`lvsd_v4_192_0_2_10`).
+    pub protocol_prefix: String,
+    /// The tun device lvsd holds open; every VIP's route goes through it, so BIRD withdraws the
+    /// routes when lvsd's process ends, however it ends.
+    pub liveness_interface: String,
+    /// Defaults for the VIPs below.
+    pub require_services: RequireServices,
+    pub vrrp_instance: Option<String>,
+    /// Health must hold this long before a VIP is announced (withdrawal is at once).
+    pub announce_delay: Timer,
+    /// At a clean stop: how long IPVS keeps serving after the VIPs were withdrawn, for the
+    /// routers to move the flows away.
+    pub withdraw_delay: Timer,
+    pub vips: Vec<AnnouncedVip>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Default for BgpAnnounce {
+    fn default() -> Self {
+        BgpAnnounce {
+            bird_socket: "/run/bird/bird.ctl".into(),
+            include_file: "/etc/bird/lvsd-vips.conf".into(),
+            protocol_prefix: "lvsd_".into(),
+            liveness_interface: "lvsd-bgp".into(),
+            require_services: RequireServices::Any,
+            vrrp_instance: None,
+            announce_delay: Timer::secs(0),
+            withdraw_delay: Timer::secs(1),
+            vips: Vec::new(),
+            span: Span::default(),
+        }
+    }
+}
+
+/// One announced VIP (a /32 or /128 route), with its block's defaults applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnnouncedVip {
+    pub addr: IpAddr,
+    pub require_services: RequireServices,
+    /// Announced only while this instance is MASTER.
+    pub vrrp_instance: Option<String>,
     #[serde(skip)]
     pub span: Span,
 }

@@ -54,6 +54,7 @@ pub fn validate(ctx: &mut Ctx, cfg: &mut Config, check_machine: bool) {
     sync_groups(ctx, cfg);
     track_processes(ctx, cfg);
     virtual_servers(ctx, cfg);
+    super::scaleout::check(ctx, cfg, check_machine);
     if let Some(d) = &cfg.global.lvs_sync_daemon {
         if let Some(inst) = d.instance.as_deref() {
             if !cfg.vrrp_instances.iter().any(|i| i.name == inst) {
@@ -530,7 +531,7 @@ fn group_options(ctx: &mut Ctx, vs: &mut VirtualServer, g: &VirtualServerGroup) 
     true
 }
 
-fn label(vs: &VirtualServer) -> String {
+pub(crate) fn vs_label(vs: &VirtualServer) -> String {
     match &vs.key {
         VsKey::Addr { ip, port } => format!("{} {ip}:{port}", vs.protocol.name()),
         VsKey::Fwmark { mark } => format!("fwmark {mark}"),
@@ -545,7 +546,7 @@ fn merge_duplicates(ctx: &mut Ctx, list: &mut Vec<VirtualServer>) {
     let mut first: HashMap<String, usize> = HashMap::new();
     let mut n = 0;
     while n < list.len() {
-        let key = label(&list[n]);
+        let key = vs_label(&list[n]);
         let Some(&at) = first.get(&key) else {
             first.insert(key, n);
             n += 1;

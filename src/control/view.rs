@@ -21,6 +21,7 @@ pub struct Copy {
     instances: Vec<Value>,
     servers: Vec<(String, bool, Option<String>, Vec<RsCopy>)>,
     sync: Value,
+    bgp: Value,
 }
 
 struct RsCopy {
@@ -95,6 +96,7 @@ pub fn copy(sn: &Snapshot) -> Copy {
         instances,
         servers,
         sync,
+        bgp: crate::status::http::bgp_json(&sn.bgp),
     }
 }
 
@@ -148,6 +150,7 @@ struct StatusOut<'a> {
     vrrp_instances: &'a [Value],
     virtual_servers: Vec<VsOut<'a>>,
     sync_daemon: &'a Value,
+    bgp: &'a Value,
     kernel_counters: bool,
 }
 
@@ -199,6 +202,7 @@ pub fn status_line(c: &Copy, entries: Option<&crate::status::http::Entries>) -> 
         vrrp_instances: &c.instances,
         virtual_servers,
         sync_daemon: &c.sync,
+        bgp: &c.bgp,
         kernel_counters: entries.is_some(),
     };
     let body = serde_json::to_string(&out).unwrap_or_else(|_| "null".into());
@@ -290,6 +294,48 @@ pub fn table(v: &Value) -> String {
             s(&d["follows"]),
             s(&d["running"])
         );
+    }
+    if let Some(b) = v["bgp"].as_object() {
+        let _ = writeln!(
+            o,
+            "\nBGP through BIRD at {}: {}; liveness interface {} {}",
+            s(&b["bird_socket"]),
+            if b["connected"] == json!(true) {
+                "connected".to_string()
+            } else {
+                format!("not connected ({})", s(&b["error"]))
+            },
+            s(&b["liveness_interface"]),
+            if b["liveness_interface_up"] == json!(true) {
+                "up"
+            } else {
+                "down"
+            }
+        );
+        let _ = writeln!(
+            o,
+            "  {:<28} {:<10} {:<10} {:>10}  WHY",
+            "VIP", "LVSD", "BIRD", "SINCE"
+        );
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        for x in b["vips"].as_array().into_iter().flatten() {
+            let ago = now - x["since"].as_f64().unwrap_or(now);
+            let _ = writeln!(
+                o,
+                "  {:<28} {:<10} {:<10} {:>9.0}s  {}",
+                s(&x["vip"]),
+                if x["announced"] == json!(true) {
+                    "announced"
+                } else {
+                    "withdrawn"
+                },
+                s(&x["bird"]).chars().take(10).collect::<String>(),
+                ago.max(0.0),
+                s(&x["why"])
+            );
+        }
     }
     o
 }

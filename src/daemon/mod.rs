@@ -93,7 +93,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
     let snap = crate::status::spawn(&cfg, cli.metrics_listen.clone(), engines);
     let mut break_err: Option<String> = None;
     // The director follows VRRP (sync daemon role, catch-up) when both engines run.
-    let (links, vrrp_link) = if cli.check || cli.vrrp {
+    let (mut links, vrrp_link) = if cli.check || cli.vrrp {
         (crate::vrrp::news::Links::default(), None)
     } else {
         let (news_tx, news_rx) = mpsc::unbounded_channel();
@@ -102,6 +102,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             crate::vrrp::news::Links {
                 news: Some(news_tx),
                 caught_up: Some(up_rx),
+                states: None,
             },
             Some(lvs_engine::VrrpLink {
                 news: news_rx,
@@ -109,6 +110,32 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             }),
         )
     };
+    // The BGP announcer follows the director's virtual-server health and the VRRP states.
+    let mut announce_links = crate::announce::engine::Links::default();
+    let health_tx = if cli.vrrp {
+        None
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        announce_links.health = Some(rx);
+        Some(tx)
+    };
+    if !cli.check {
+        let (tx, rx) = mpsc::unbounded_channel();
+        links.states = Some(tx);
+        announce_links.vrrp = Some(rx);
+    }
+    let (announce_tx, announce_rx) = mpsc::channel(4);
+    let mut announce = Some(tokio::task::spawn_local(crate::announce::engine::run(
+        cfg.clone(),
+        announce_rx,
+        announce_links,
+        crate::announce::engine::Options {
+            source: cli.use_file.display().to_string(),
+            checks: !cli.vrrp,
+            vrrp: !cli.check,
+        },
+    )));
+    sdnotify::spawn_watchdog();
     // The VRRP engine needs no Send (it owns raw sockets through Rc), so it runs on this thread.
     let (vrrp_tx, vrrp_rx) = mpsc::channel(4);
     let release_vrrp = !cli.dont_release_vrrp;
@@ -133,6 +160,7 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
             !cli.dont_release_ipvs,
             vrrp_link,
             Some(state_file(cli)),
+            health_tx,
         )))
     };
 
@@ -152,9 +180,9 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received, stopping"); break; }
             _ = int.recv() => { info!("SIGINT received, stopping"); break; }
-            _ = hup.recv() => reload(cli, &vrrp_tx, &lvs_tx).await,
+            _ = hup.recv() => reload(cli, &vrrp_tx, &lvs_tx, &announce_tx).await,
             Some(ask) = reload_rx.recv() => {
-                let r = ctl_reload(cli, ask.dry_run, &snap, &vrrp_tx, &lvs_tx).await;
+                let r = ctl_reload(cli, ask.dry_run, &snap, &vrrp_tx, &lvs_tx, &announce_tx).await;
                 let _ = ask.reply.send(r);
             }
             r = async { match lvs.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
@@ -175,9 +203,19 @@ async fn serve(cli: &Cli, cfg: Config) -> Result<(), String> {
         }
     }
     sdnotify::stopping();
-    // VRRP releases the addresses before IPVS loses the services: a packet that still reached a
-    // VIP without its service would meet the local stack, which resets the connection; without
-    // the VIP it is dropped and retransmitted to the new master.
+    // The routers hear the withdrawals first and move the flows to the other directors, while
+    // this one still serves them (withdraw_delay); then VRRP releases the addresses before IPVS
+    // loses the services: a packet that still reached a VIP without its service would meet the
+    // local stack, which resets the connection; without the VIP it is dropped and retransmitted
+    // to the new master.
+    if let Some(h) = announce.take() {
+        let _ = announce_tx
+            .send(crate::announce::engine::Control::Stop)
+            .await;
+        if let Err(e) = h.await {
+            error!("BGP announcer failed: {e}");
+        }
+    }
     let mut vrrp_err = None;
     if let Some(h) = vrrp {
         let _ = vrrp_tx.send(Control::Stop).await;
@@ -264,11 +302,12 @@ async fn reload(
     cli: &Cli,
     vrrp_tx: &mpsc::Sender<Control>,
     lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+    announce_tx: &mpsc::Sender<crate::announce::engine::Control>,
 ) {
     info!("SIGHUP received: reloading {}", cli.use_file.display());
     sdnotify::reloading();
     match load_again(cli).await {
-        Ok(new) => apply_reload(cli, Arc::new(new), vrrp_tx, lvs_tx).await,
+        Ok(new) => apply_reload(cli, Arc::new(new), vrrp_tx, lvs_tx, announce_tx).await,
         Err(lines) => refused(&lines),
     }
 }
@@ -288,14 +327,27 @@ async fn apply_reload(
     new: Arc<Config>,
     vrrp_tx: &mpsc::Sender<Control>,
     lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+    announce_tx: &mpsc::Sender<crate::announce::engine::Control>,
 ) {
     // Before the engines hear of it, so the status views are the new ones when their reports come.
     crate::status::emit(crate::status::Event::Reloaded(new.clone()));
     if !cli.check && vrrp_tx.send(Control::Reload(new.clone())).await.is_err() {
         warn!("reload: VRRP is not running");
     }
-    if !cli.vrrp && lvs_tx.send(lvs_engine::Control::Reload(new)).await.is_err() {
+    if !cli.vrrp
+        && lvs_tx
+            .send(lvs_engine::Control::Reload(new.clone()))
+            .await
+            .is_err()
+    {
         warn!("reload: health checks and IPVS are not running");
+    }
+    if announce_tx
+        .send(crate::announce::engine::Control::Reload(new))
+        .await
+        .is_err()
+    {
+        warn!("reload: the BGP announcer is not running");
     }
     sdnotify::ready();
     info!("reload done");
@@ -309,6 +361,7 @@ async fn ctl_reload(
     snap: &std::rc::Rc<std::cell::RefCell<crate::status::snapshot::Snapshot>>,
     vrrp_tx: &mpsc::Sender<Control>,
     lvs_tx: &mpsc::Sender<lvs_engine::Control>,
+    announce_tx: &mpsc::Sender<crate::announce::engine::Control>,
 ) -> Result<serde_json::Value, String> {
     info!(
         "lvsd ctl reload{}: reading {}",
@@ -343,7 +396,7 @@ async fn ctl_reload(
         }
     };
     if !dry_run {
-        apply_reload(cli, new, vrrp_tx, lvs_tx).await;
+        apply_reload(cli, new, vrrp_tx, lvs_tx, announce_tx).await;
     }
     Ok(serde_json::json!({
         "applied": !dry_run,

@@ -40,6 +40,37 @@ pub fn stopping() {
     notify(STOPPING);
 }
 
+/// systemd's watchdog (WatchdogSec=): when it asks for keep-alives, this thread sends one every
+/// half interval. The thread is the one every engine's events run on, so a stuck lvsd stops
+/// them, systemd kills it, and the kernel deletes the BGP liveness interface with it.
+pub fn spawn_watchdog() {
+    let Some(every) = watchdog_interval() else {
+        return;
+    };
+    tracing::info!(
+        "systemd watchdog: keep-alive every {:.1} s",
+        every.as_secs_f64()
+    );
+    tokio::task::spawn_local(async move {
+        let mut t = tokio::time::interval(every);
+        loop {
+            t.tick().await;
+            notify("WATCHDOG=1");
+        }
+    });
+}
+
+/// Half of WATCHDOG_USEC, when it is meant for this process (WATCHDOG_PID unset or ours).
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then(|| std::time::Duration::from_micros(usec / 2))
+}
+
 /// For the reload path: RELOADING=1 now, `ready()` when the new configuration is applied.
 pub fn reloading() {
     notify("RELOADING=1");

@@ -7,6 +7,7 @@ use super::ctl::{self, Ctl};
 use super::drain::Drain;
 use super::follow::{next_news, Follow};
 use super::kernel::Kernel;
+use super::news::{Health, Tracker};
 use super::syncd::{Role, SyncSpec};
 use super::{Action, Director};
 use crate::check::runner::{CheckEvent, EventKind, Runner};
@@ -81,6 +82,7 @@ pub async fn run(
     release: bool,
     vrrp: Option<VrrpLink>,
     state_file: Option<PathBuf>,
+    health: Option<mpsc::UnboundedSender<Health>>,
 ) -> Result<(), String> {
     let (mut news, caught_up) = match vrrp {
         Some(l) => (Some(l.news), Some(l.caught_up)),
@@ -124,13 +126,27 @@ pub async fn run(
     let role = spec
         .as_ref()
         .map_or(Role::Backup, |s| s.role(&HashMap::new()));
-    let (ktx, ready, kernel_thread) =
-        start_kernel(&cfg, &director, ranks.clone(), release, (spec, role), owned_file)?;
+    let (ktx, ready, kernel_thread) = start_kernel(
+        &cfg,
+        &director,
+        ranks.clone(),
+        release,
+        (spec, role),
+        owned_file,
+    )?;
     ready
         .await
         .map_err(|_| "the IPVS thread ended at start".to_string())??;
     status::emit(status::Event::Ready(status::Engine::Ipvs));
     let mut follow = Follow::new(&cfg, role, ktx.clone(), caught_up);
+    // The BGP announcer hears each virtual server's health once IPVS has its services.
+    let mut tracker = Tracker::new(&cfg);
+    let tell = |h: Health| {
+        if let Some(tx) = &health {
+            let _ = tx.send(h);
+        }
+    };
+    tell(tracker.all(&director));
 
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
@@ -174,6 +190,12 @@ pub async fn run(
     let mut admin_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut ticking = state.report(&director, None);
     loop {
+        // What the last turn changed in any virtual server's health, for the announcer.
+        if health.is_some() {
+            for h in tracker.changes(&director) {
+                tell(h);
+            }
+        }
         tokio::select! {
             _ = admin_tick.tick(), if ticking => {
                 let (again, acts) = director.tick(std::time::Instant::now(), std::time::SystemTime::now());
@@ -206,7 +228,7 @@ pub async fn run(
             }
             ev = erx.recv() => {
                 let Some(ev) = ev else { break };
-                if checked(&ev) {
+                if checked(&ev, &mut tracker) {
                     continue;
                 }
                 if suspended.contains(&ev.vs) {
@@ -216,7 +238,7 @@ pub async fn run(
                 act(apply_event(&mut director, ev), &fifo, &script_user);
                 // Take every event already queued before touching the kernel once.
                 while let Ok(ev) = erx.try_recv() {
-                    if checked(&ev) {
+                    if checked(&ev, &mut tracker) {
                         continue;
                     }
                     if suspended.contains(&ev.vs) {
@@ -237,7 +259,7 @@ pub async fn run(
                         let _ = ktx.send(KernelCmd::Sysctl(new.global.lvs_sysctl));
                     }
                     follow.reload(&new);
-                    cfg = new.clone();
+                    let cfg_before = std::mem::replace(&mut cfg, new.clone());
                     suspended = suspended_services(&cfg);
                     // Checkers restart from the states the old director knew; IPVS gets the difference
                     // first, so the change does not wait for 40,000 checker tasks to stop and start.
@@ -246,6 +268,8 @@ pub async fn run(
                     next.carry_state_from(&director);
                     state.reloaded(&director, &next);
                     director = next;
+                    tracker = tracker.reloaded(&cfg_before, &new);
+                    tell(tracker.all(&director));
                     ticking = state.report(&director, None);
                     ranks = std::sync::Arc::new(director.ranks());
                     let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
@@ -309,9 +333,10 @@ pub async fn run(
 }
 
 /// A real server's first verdict is news for readiness only (/ready), not for the pool.
-fn checked(ev: &CheckEvent) -> bool {
+fn checked(ev: &CheckEvent, tracker: &mut Tracker) -> bool {
     let first = ev.kind == EventKind::Checked;
     if first {
+        tracker.checked(ev.vs, ev.rs);
         status::emit(status::Event::Checked {
             vs: ev.vs,
             rs: ev.rs,

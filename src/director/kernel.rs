@@ -72,7 +72,9 @@ impl Kernel {
                         self.tables.adopt(keys.iter());
                         self.written = Some(keys.into_iter().collect());
                     }
-                    Err(e) => tracing::warn!("{}: {e}; not taking over its services", path.display()),
+                    Err(e) => {
+                        tracing::warn!("{}: {e}; not taking over its services", path.display())
+                    }
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => tracing::warn!("{}: {e}", path.display()),

@@ -8,6 +8,7 @@ pub mod engine;
 mod follow;
 pub mod kernel;
 mod mirror;
+pub mod news;
 mod pool;
 pub mod services;
 mod sync;

@@ -81,6 +81,13 @@ pub fn describe(sn: &Snapshot, ev: &Event) -> Option<Value> {
         Event::VrrpHeld { instance, held } => {
             Some(json!({"kind": "vrrp_held", "instance": instance, "held": held}))
         }
+        Event::BgpChange {
+            vip,
+            announced,
+            why,
+        } => {
+            Some(json!({"kind": "bgp", "vip": vip.to_string(), "announced": announced, "why": why}))
+        }
         _ => None,
     }
 }

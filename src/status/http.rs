@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::json;
+use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::dump::state_number;
@@ -410,6 +410,9 @@ pub fn metrics(sn: &Snapshot) -> String {
             sn.sync.asked.1,
         );
     }
+    if let Some(b) = &sn.bgp {
+        bgp_metrics(&mut f, b);
+    }
     f.head("lvsd_reloads_total", "counter", "Configuration reloads");
     let _ = writeln!(f.out, "lvsd_reloads_total {}", sn.reloads);
     f.head(
@@ -460,6 +463,129 @@ pub fn metrics(sn: &Snapshot) -> String {
     out
 }
 
+fn bgp_metrics(f: &mut Family, b: &super::BgpView) {
+    f.head(
+        "lvsd_bgp_bird_connected",
+        "gauge",
+        "1 while lvsd is connected to BIRD's control socket",
+    );
+    f.line(
+        "lvsd_bgp_bird_connected",
+        &[("socket", b.socket.as_str())],
+        u64::from(b.connected),
+    );
+    f.head(
+        "lvsd_bgp_liveness_interface_up",
+        "gauge",
+        "1 while the liveness interface every VIP route goes through is up",
+    );
+    f.line(
+        "lvsd_bgp_liveness_interface_up",
+        &[("interface", b.tie.as_str())],
+        u64::from(b.tie_up),
+    );
+    let vips: Vec<(String, &super::BgpVipView)> =
+        b.vips.iter().map(|v| (v.addr.to_string(), v)).collect();
+    f.head(
+        "lvsd_bgp_vip_announced",
+        "gauge",
+        "1 while lvsd wants the VIP announced (its services can serve it)",
+    );
+    for (a, v) in &vips {
+        f.line(
+            "lvsd_bgp_vip_announced",
+            &[("vip", a), ("protocol", &v.protocol)],
+            u64::from(v.announced),
+        );
+    }
+    f.head(
+        "lvsd_bgp_vip_bird_enabled",
+        "gauge",
+        "1 while BIRD confirmed the VIP's protocol enabled",
+    );
+    for (a, v) in &vips {
+        f.line(
+            "lvsd_bgp_vip_bird_enabled",
+            &[("vip", a), ("protocol", &v.protocol)],
+            u64::from(v.bird == "enabled"),
+        );
+    }
+    f.head(
+        "lvsd_bgp_vip_bird_refused",
+        "gauge",
+        "1 while BIRD refuses the last command for the VIP",
+    );
+    for (a, v) in &vips {
+        f.line(
+            "lvsd_bgp_vip_bird_refused",
+            &[("vip", a), ("protocol", &v.protocol)],
+            u64::from(v.bird.starts_with("refused")),
+        );
+    }
+    f.head(
+        "lvsd_bgp_vip_changes_total",
+        "counter",
+        "Times the VIP was announced or withdrawn",
+    );
+    for (a, v) in &vips {
+        f.line(
+            "lvsd_bgp_vip_changes_total",
+            &[("vip", a), ("protocol", &v.protocol)],
+            v.changes,
+        );
+    }
+    f.head(
+        "lvsd_bgp_vip_last_change_seconds",
+        "gauge",
+        "When the VIP was last announced or withdrawn (Unix time)",
+    );
+    for (a, v) in &vips {
+        let t = v
+            .since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let _ = writeln!(
+            f.out,
+            "lvsd_bgp_vip_last_change_seconds{{vip=\"{}\",protocol=\"{}\"}} {t:.3}",
+            esc(a),
+            esc(&v.protocol)
+        );
+    }
+}
+
+/// The BGP announcer as JSON (/status, lvsd ctl status).
+pub fn bgp_json(b: &Option<super::BgpView>) -> Value {
+    let Some(b) = b else {
+        return Value::Null;
+    };
+    let epoch = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    json!({
+        "bird_socket": b.socket,
+        "include_file": b.include_file,
+        "connected": b.connected,
+        "connected_since": epoch(b.connected_since),
+        "error": b.bird_error,
+        "liveness_interface": b.tie,
+        "liveness_interface_up": b.tie_up,
+        "liveness_interface_error": b.tie_error,
+        "vips": b.vips.iter().map(|v| json!({
+            "vip": v.addr.to_string(),
+            "protocol": v.protocol,
+            "announced": v.announced,
+            "on_air": v.on_air(b),
+            "since": epoch(v.since),
+            "why": v.why,
+            "bird": v.bird,
+            "changes": v.changes,
+            "virtual_servers": v.services,
+            "vrrp_instance": v.vrrp_instance,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// `/status`: instances and real servers as JSON.
 pub fn status(sn: &Snapshot) -> String {
     let v = json!({
@@ -494,6 +620,7 @@ pub fn status(sn: &Snapshot) -> String {
             "catchups_served": sn.sync.served.0,
             "catchups_asked": sn.sync.asked.0,
         })),
+        "bgp": bgp_json(&sn.bgp),
     });
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
     s.push('\n');

@@ -103,6 +103,66 @@ pub enum Event {
         served: bool,
         entries: u64,
     },
+    /// The BGP announcer's state now (None: no bgp_announce block).
+    Bgp(Option<BgpView>),
+    /// A VIP was announced or withdrawn, and why.
+    BgpChange {
+        vip: std::net::IpAddr,
+        announced: bool,
+        why: String,
+    },
+}
+
+/// The BGP announcer: BIRD's connection, the liveness interface, each VIP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpView {
+    pub socket: String,
+    pub include_file: String,
+    pub connected: bool,
+    pub connected_since: SystemTime,
+    pub bird_error: Option<String>,
+    pub tie: String,
+    pub tie_up: bool,
+    pub tie_error: Option<String>,
+    pub vips: Vec<BgpVipView>,
+}
+
+impl Default for BgpView {
+    fn default() -> Self {
+        BgpView {
+            socket: String::new(),
+            include_file: String::new(),
+            connected: false,
+            connected_since: SystemTime::now(),
+            bird_error: None,
+            tie: String::new(),
+            tie_up: false,
+            tie_error: None,
+            vips: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpVipView {
+    pub addr: std::net::IpAddr,
+    pub protocol: String,
+    /// What lvsd decided (BIRD's side is `bird`).
+    pub announced: bool,
+    pub since: SystemTime,
+    pub why: String,
+    /// What BIRD last answered: enabled, disabled, refused: ..., unknown.
+    pub bird: String,
+    pub changes: u64,
+    pub services: Vec<String>,
+    pub vrrp_instance: Option<String>,
+}
+
+impl BgpVipView {
+    /// Routers hear the VIP: lvsd wants it announced and BIRD enabled it.
+    pub fn on_air(&self, v: &BgpView) -> bool {
+        self.announced && self.bird == "enabled" && v.tie_up
+    }
 }
 
 pub type AdminRow = (
@@ -420,7 +480,8 @@ pub fn apply(sn: &mut Snapshot, ev: Event, now: SystemTime) {
             c.0 += 1;
             c.1 += entries;
         }
-        Event::VrrpGroup { .. } | Event::Ready(_) => {}
+        Event::Bgp(v) => sn.bgp = v,
+        Event::VrrpGroup { .. } | Event::Ready(_) | Event::BgpChange { .. } => {}
     }
 }
 

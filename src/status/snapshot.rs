@@ -96,6 +96,8 @@ pub struct Snapshot {
     /// Probe durations by checker type, as the checker engine last reported them.
     pub latency: BTreeMap<&'static str, Histogram>,
     pub sync: SyncView,
+    /// The BGP announcer (None without bgp_announce).
+    pub bgp: Option<super::BgpView>,
     /// Every engine reported its start (the IPVS table programmed, VRRP started).
     pub started: bool,
     /// Which engines run here (-P, -C): readiness waits only for theirs.
@@ -207,6 +209,7 @@ impl Snapshot {
         next.last_reload_ok = Some(true);
         next.latency = std::mem::take(&mut self.latency);
         next.sync = self.sync.clone();
+        next.bgp = self.bgp.take();
         next.started = self.started;
         next.vrrp_runs = self.vrrp_runs;
         next.checks_run = self.checks_run;
@@ -280,6 +283,7 @@ impl Snapshot {
             started: false,
             vrrp_runs: true,
             checks_run: true,
+            bgp: None,
             sync: SyncView {
                 daemon: None,
                 since: now,

@@ -1,7 +1,8 @@
 //! What the VRRP engine tells the engines that follow it, and what they answer (DESIGN.md: the
 //! leader sends small typed messages over channels the daemon wires at start). The director
 //! follows one instance with the IPVS sync daemon's role, and fetches the master's connection
-//! table before this director preempts it.
+//! table before this director preempts it; the BGP announcer follows the states of the instances
+//! its VIPs are tied to.
 
 use std::net::IpAddr;
 
@@ -27,4 +28,6 @@ pub struct CaughtUp;
 pub struct Links {
     pub news: Option<mpsc::UnboundedSender<News>>,
     pub caught_up: Option<mpsc::UnboundedReceiver<CaughtUp>>,
+    /// A follower of the instances' states only (the BGP announcer): every `News::State`.
+    pub states: Option<mpsc::UnboundedSender<News>>,
 }

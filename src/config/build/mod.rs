@@ -69,6 +69,17 @@ impl Builder {
             "lvs_sync_catchup" => {
                 lvsd_only::lvs_sync_catchup(ctx, n, &mut cfg.global.lvs_sync_catchup)
             }
+            "bgp_announce" => {
+                let b = lvsd_only::bgp_announce(ctx, n);
+                if cfg.bgp_announce.is_some() {
+                    ctx.warn(
+                        n.span(),
+                        "bgp_announce is defined twice; this one is ignored",
+                    );
+                } else {
+                    cfg.bgp_announce = Some(b);
+                }
+            }
             "vrrp_script" => cfg.vrrp_scripts.push(vrrp::vrrp_script(ctx, n)),
             "track_file" | "vrrp_track_file" => cfg.track_files.push(vrrp::track_file(ctx, n)),
             "vrrp_track_process" => cfg.track_processes.push(vrrp::track_process(ctx, n)),

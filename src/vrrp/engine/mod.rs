@@ -173,6 +173,8 @@ struct Engine {
     keep_on_stop: bool,
     /// The director following our states (sync daemon role, catch-up before preempting).
     news: Option<mpsc::UnboundedSender<News>>,
+    /// The BGP announcer following our states.
+    states: Option<mpsc::UnboundedSender<News>>,
     handovers: Vec<Handover>,
 }
 
@@ -217,6 +219,7 @@ async fn run_instances(
     let Links {
         news,
         mut caught_up,
+        states,
     } = links;
     // Only with both ends is there someone to fetch the table a preemption waits for.
     let news = news.filter(|_| caught_up.is_some());
@@ -297,6 +300,7 @@ async fn run_instances(
         ),
         keep_on_stop: false,
         news,
+        states,
         handovers: Vec::new(),
     };
     eng.rebuild_groups(Vec::new());
@@ -934,6 +938,9 @@ impl Engine {
     }
 
     fn tell(&self, news: News) {
+        if let (Some(tx), News::State { .. }) = (&self.states, &news) {
+            let _ = tx.send(news.clone());
+        }
         if let Some(tx) = &self.news {
             let _ = tx.send(news);
         }
