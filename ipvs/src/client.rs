@@ -94,7 +94,7 @@ fn frame(family: u16, seq: u32, req: &Request) -> Vec<u8> {
 }
 
 /// One message out of a receive buffer, classified.
-enum Reply<'a> {
+pub(crate) enum Reply<'a> {
     /// ACK (errno 0) or NACK (positive errno) of the request with this sequence number.
     Ack { seq: u32, errno: i32 },
     /// End of a dump; a non-zero errno means the dump failed.
@@ -108,7 +108,7 @@ fn align4(n: usize) -> usize {
 }
 
 /// Splits a receive buffer into messages, without copying.
-fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
+pub(crate) fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
     let framing = |e: netlink_packet_core::DecodeError| DecodeError::Netlink(e.to_string());
     let mut out = Vec::new();
     while !buf.is_empty() {

@@ -342,7 +342,11 @@ fn request(host: &str, spec: &GetSpec<'_>) -> Result<Vec<u8>, String> {
 /// Content-Length. Written by hand rather than with hyper: a check is one request and one answer, and
 /// with thousands in flight hyper's per-connection task, channel and buffers cost more CPU and memory
 /// than the check itself.
-async fn get_on<S>(mut stream: S, host: &str, spec: &GetSpec<'_>) -> Result<Fetched, String>
+pub(crate) async fn get_on<S>(
+    mut stream: S,
+    host: &str,
+    spec: &GetSpec<'_>,
+) -> Result<Fetched, String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
