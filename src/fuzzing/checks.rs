@@ -58,11 +58,12 @@ fn urls() -> &'static [UrlCheck] {
     })
 }
 
-/// A server that sends `data` in reads of `chunk` bytes and takes whatever is written.
-struct Peer<'a> {
-    data: &'a [u8],
-    chunk: usize,
-    tls_eof: bool,
+/// A server that sends `data` in reads of `chunk` bytes (0: all at once) and takes whatever is
+/// written; the end of its data is EOF, or UnexpectedEof with `tls_eof`.
+pub(crate) struct Peer<'a> {
+    pub data: &'a [u8],
+    pub chunk: usize,
+    pub tls_eof: bool,
 }
 
 impl AsyncRead for Peer<'_> {

@@ -3,7 +3,7 @@
 //! fuzz/corpus/<target>/ in CI. Each takes arbitrary bytes, drives the real code path the daemon
 //! uses for that input, and must return without panicking (a few also check round trips).
 
-mod checks;
+pub(crate) mod checks;
 mod config;
 mod control;
 mod vrrp;
