@@ -119,12 +119,16 @@ pub(crate) fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
         match nb.message_type() {
             NLMSG_ERROR => {
                 let eb = ErrorBuffer::new_checked(payload).map_err(framing)?;
-                let errno = eb.code().map(|c| -c.get()).unwrap_or(0);
+                // The kernel sends -errno; i32::MIN has no negation, and stays an error.
+                let errno = eb.code().map_or(0, |c| c.get().saturating_neg());
                 out.push(Reply::Ack { seq, errno });
             }
             NLMSG_DONE => {
                 let errno = if payload.len() >= 4 {
-                    -DoneBuffer::new_checked(payload).map_err(framing)?.code()
+                    DoneBuffer::new_checked(payload)
+                        .map_err(framing)?
+                        .code()
+                        .saturating_neg()
                 } else {
                     0
                 };
@@ -136,6 +140,33 @@ pub(crate) fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
         buf = &buf[align4(len).min(buf.len())..];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod reply_tests {
+    use super::*;
+
+    fn nlmsg(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// Found by fuzzing (ipvs_netlink): negating i32::MIN panicked with overflow checks.
+    #[test]
+    fn an_errno_of_i32_min_is_an_error_not_an_overflow() {
+        let mut err = i32::MIN.to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]); // the request's header, echoed
+        let buf = nlmsg(NLMSG_ERROR, &err);
+        let got = replies(&buf).expect("framing");
+        assert!(matches!(got[..], [Reply::Ack { errno, .. }] if errno != 0));
+        let buf = nlmsg(NLMSG_DONE, &i32::MIN.to_ne_bytes());
+        let got = replies(&buf).expect("framing");
+        assert!(matches!(got[..], [Reply::Done { errno, .. }] if errno != 0));
+    }
 }
 
 /// Result of [`Client::apply`]: how many operations succeeded and which failed.
