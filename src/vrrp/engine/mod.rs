@@ -163,6 +163,8 @@ struct Engine {
     notifier: Notifier,
     /// Rejected packets by reason, and which were logged (bounded, rejects.rs).
     rejects: rejects::Rejects,
+    /// When datagrams dropped in a flood were last logged.
+    dropped_logged: Option<std::time::Instant>,
     /// Source of the packet being fed, to name the peer of a rejected one.
     rx_src: Option<IpAddr>,
     /// global_defs vrrp_check_unicast_src.
@@ -288,6 +290,7 @@ async fn run_instances(
             fifo_path(cfg),
         ),
         rejects: rejects::Rejects::default(),
+        dropped_logged: None,
         rx_src: None,
         check_unicast_src: cfg.global.vrrp_check_unicast_src,
         garp_gap: (
@@ -361,9 +364,13 @@ async fn run_instances(
     Ok(())
 }
 
-/// Short name of a reject reason, for counting.
+/// Short name of a reject reason, for counting: a malformed advert by what is wrong with it
+/// (`TooShort`, `BadVersion`, `BadType`, `LengthMismatch`), so each is logged once.
 fn reason_key(r: &Reject) -> String {
-    let d = format!("{r:?}");
+    let d = match r {
+        Reject::Malformed(e) => format!("{e:?}"),
+        _ => format!("{r:?}"),
+    };
     d.split(['(', ' ', '{'])
         .next()
         .unwrap_or_default()
@@ -470,6 +477,8 @@ impl Engine {
                 family,
                 rx,
             } => {
+                self.listeners.backlog.taken();
+                self.log_dropped();
                 let rx = match rx {
                     Ok(rx) => rx,
                     Err(e) => {
@@ -930,9 +939,31 @@ impl Engine {
         }
     }
 
-    fn log_reject_totals(&self) {
-        for (k, n) in self.rejects.totals() {
+    fn log_reject_totals(&mut self) {
+        let unlogged = self.listeners.backlog.take_dropped();
+        self.rejects.add("Flood", unlogged);
+        for (k, n) in self.rejects.totals().filter(|(_, n)| **n > 0) {
             info!("VRRP: {n} packets discarded: {k}");
+        }
+    }
+
+    /// Datagrams the receiving tasks dropped because the engine was behind: one line a minute.
+    fn log_dropped(&mut self) {
+        let now = Instant::now().into_std();
+        if self
+            .dropped_logged
+            .is_some_and(|t| now.duration_since(t) < rejects::SUMMARY_EVERY)
+        {
+            return;
+        }
+        let n = self.listeners.backlog.take_dropped();
+        if n > 0 {
+            self.dropped_logged = Some(now);
+            self.rejects.add("Flood", n);
+            warn!(
+                "VRRP: {n} datagrams dropped unread: more than {} waited for the engine (a flood?)",
+                listen::MAX_QUEUED
+            );
         }
     }
 

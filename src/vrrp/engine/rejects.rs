@@ -36,7 +36,11 @@ pub enum Line {
 impl Rejects {
     /// Counts a discarded datagram that names no peer (malformed before its source is known).
     pub fn count(&mut self, reason: &str) {
-        *self.totals.entry(reason.to_string()).or_default() += 1;
+        self.add(reason, 1);
+    }
+
+    pub fn add(&mut self, reason: &str, n: u64) {
+        *self.totals.entry(reason.to_string()).or_default() += n;
     }
 
     /// Counts an advert of `peer` discarded for `reason` and says what to log.
