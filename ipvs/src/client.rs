@@ -155,6 +155,27 @@ mod reply_tests {
         m
     }
 
+    /// A dump reply cut short anywhere (a truncated datagram) is a framing error or the
+    /// messages before the cut, never a panic or a message read past its end.
+    #[test]
+    fn a_reply_cut_short_anywhere_is_an_error_or_the_messages_before_it() {
+        let mut buf = nlmsg(0x20, &[1, 1, 0, 0, 8, 0, 1, 0, 7, 0, 0, 0]);
+        buf.extend_from_slice(&nlmsg(0x20, &[1, 1, 0, 0]));
+        buf.extend_from_slice(&nlmsg(NLMSG_DONE, &0i32.to_ne_bytes()));
+        let whole = replies(&buf).expect("framing").len();
+        assert_eq!(whole, 3);
+        for cut in 0..buf.len() {
+            if let Ok(got) = replies(&buf[..cut]) {
+                assert!(got.len() < whole, "cut at {cut}");
+                for r in got {
+                    if let Reply::Data { payload, .. } = r {
+                        assert!(payload.len() <= 12);
+                    }
+                }
+            }
+        }
+    }
+
     /// Found by fuzzing (ipvs_netlink): negating i32::MIN panicked with overflow checks.
     #[test]
     fn an_errno_of_i32_min_is_an_error_not_an_overflow() {
