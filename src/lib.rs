@@ -6,6 +6,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod director;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod notify;
 pub mod status;
 pub mod vrrp;

@@ -94,7 +94,7 @@ fn frame(family: u16, seq: u32, req: &Request) -> Vec<u8> {
 }
 
 /// One message out of a receive buffer, classified.
-enum Reply<'a> {
+pub(crate) enum Reply<'a> {
     /// ACK (errno 0) or NACK (positive errno) of the request with this sequence number.
     Ack { seq: u32, errno: i32 },
     /// End of a dump; a non-zero errno means the dump failed.
@@ -108,7 +108,7 @@ fn align4(n: usize) -> usize {
 }
 
 /// Splits a receive buffer into messages, without copying.
-fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
+pub(crate) fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
     let framing = |e: netlink_packet_core::DecodeError| DecodeError::Netlink(e.to_string());
     let mut out = Vec::new();
     while !buf.is_empty() {
@@ -119,12 +119,16 @@ fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
         match nb.message_type() {
             NLMSG_ERROR => {
                 let eb = ErrorBuffer::new_checked(payload).map_err(framing)?;
-                let errno = eb.code().map(|c| -c.get()).unwrap_or(0);
+                // The kernel sends -errno; i32::MIN has no negation, and stays an error.
+                let errno = eb.code().map_or(0, |c| c.get().saturating_neg());
                 out.push(Reply::Ack { seq, errno });
             }
             NLMSG_DONE => {
                 let errno = if payload.len() >= 4 {
-                    -DoneBuffer::new_checked(payload).map_err(framing)?.code()
+                    DoneBuffer::new_checked(payload)
+                        .map_err(framing)?
+                        .code()
+                        .saturating_neg()
                 } else {
                     0
                 };
@@ -136,6 +140,54 @@ fn replies(mut buf: &[u8]) -> Result<Vec<Reply<'_>>, DecodeError> {
         buf = &buf[align4(len).min(buf.len())..];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod reply_tests {
+    use super::*;
+
+    fn nlmsg(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// A dump reply cut short anywhere (a truncated datagram) is a framing error or the
+    /// messages before the cut, never a panic or a message read past its end.
+    #[test]
+    fn a_reply_cut_short_anywhere_is_an_error_or_the_messages_before_it() {
+        let mut buf = nlmsg(0x20, &[1, 1, 0, 0, 8, 0, 1, 0, 7, 0, 0, 0]);
+        buf.extend_from_slice(&nlmsg(0x20, &[1, 1, 0, 0]));
+        buf.extend_from_slice(&nlmsg(NLMSG_DONE, &0i32.to_ne_bytes()));
+        let whole = replies(&buf).expect("framing").len();
+        assert_eq!(whole, 3);
+        for cut in 0..buf.len() {
+            if let Ok(got) = replies(&buf[..cut]) {
+                assert!(got.len() < whole, "cut at {cut}");
+                for r in got {
+                    if let Reply::Data { payload, .. } = r {
+                        assert!(payload.len() <= 12);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Found by fuzzing (ipvs_netlink): negating i32::MIN panicked with overflow checks.
+    #[test]
+    fn an_errno_of_i32_min_is_an_error_not_an_overflow() {
+        let mut err = i32::MIN.to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]); // the request's header, echoed
+        let buf = nlmsg(NLMSG_ERROR, &err);
+        let got = replies(&buf).expect("framing");
+        assert!(matches!(got[..], [Reply::Ack { errno, .. }] if errno != 0));
+        let buf = nlmsg(NLMSG_DONE, &i32::MIN.to_ne_bytes());
+        let got = replies(&buf).expect("framing");
+        assert!(matches!(got[..], [Reply::Done { errno, .. }] if errno != 0));
+    }
 }
 
 /// Result of [`Client::apply`]: how many operations succeeded and which failed.

@@ -98,6 +98,8 @@ pub mod client;
 pub mod conns;
 pub mod consts;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plan;
 pub mod text;
 pub mod types;

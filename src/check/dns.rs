@@ -48,16 +48,21 @@ impl DnsProbe {
         let mut buf = vec![0u8; 65535];
         loop {
             let n = sock.recv(&mut buf).await.map_err(|e| io_text(&e))?;
-            let Ok(reply) = Message::from_vec(&buf[..n]) else {
-                continue;
-            };
-            if reply.metadata.id != id {
-                continue;
+            if let Some(verdict) = judge_reply(&buf[..n], id) {
+                return verdict;
             }
-            return match reply.metadata.response_code {
-                ResponseCode::NoError => Ok(()),
-                rc => Err(format!("rcode {rc}")),
-            };
         }
     }
+}
+
+/// The verdict on a datagram answering query `id`; `None` for one to ignore (not DNS, another id).
+pub fn judge_reply(datagram: &[u8], id: u16) -> Option<Result<(), String>> {
+    let reply = Message::from_vec(datagram).ok()?;
+    if reply.metadata.id != id {
+        return None;
+    }
+    Some(match reply.metadata.response_code {
+        ResponseCode::NoError => Ok(()),
+        rc => Err(format!("rcode {rc}")),
+    })
 }

@@ -342,7 +342,11 @@ fn request(host: &str, spec: &GetSpec<'_>) -> Result<Vec<u8>, String> {
 /// Content-Length. Written by hand rather than with hyper: a check is one request and one answer, and
 /// with thousands in flight hyper's per-connection task, channel and buffers cost more CPU and memory
 /// than the check itself.
-async fn get_on<S>(mut stream: S, host: &str, spec: &GetSpec<'_>) -> Result<Fetched, String>
+pub(crate) async fn get_on<S>(
+    mut stream: S,
+    host: &str,
+    spec: &GetSpec<'_>,
+) -> Result<Fetched, String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -370,6 +374,7 @@ where
             return Err(format!("response larger than {MAX_RESPONSE} bytes"));
         }
         raw.reserve(READ_CHUNK);
+        let before = raw.len();
         let n = match stream.read_buf(&mut raw).await {
             Ok(n) => n,
             // A TLS peer that closes without close_notify, after a whole head: the end of the page.
@@ -379,7 +384,9 @@ where
         if n == 0 {
             break;
         }
-        if head.is_none() {
+        // Only the new bytes (and the 3 before them) can complete the blank line: a server that
+        // sends an endless head in small pieces costs a scan of each piece, not of all it sent.
+        if head.is_none() && Head::ends_in(&raw[before.saturating_sub(3)..]) {
             head = Head::parse(&raw);
         }
     }
@@ -416,6 +423,11 @@ struct Head {
 }
 
 impl Head {
+    /// Whether `bytes` hold a blank line that ends a head.
+    fn ends_in(bytes: &[u8]) -> bool {
+        find(bytes, b"\r\n\r\n").is_some() || find(bytes, b"\n\n").is_some()
+    }
+
     /// `None` until the blank line ending the headers has arrived.
     fn parse(raw: &[u8]) -> Option<Head> {
         let (head_len, body_start) = find(raw, b"\r\n\r\n")
@@ -497,6 +509,51 @@ mod tests {
             virtualhost: None,
             regex: None,
         }
+    }
+
+    fn read(data: &[u8], chunk: usize) -> Result<Fetched, String> {
+        let peer = crate::fuzzing::checks::Peer {
+            data,
+            chunk,
+            tls_eof: false,
+        };
+        let spec = GetSpec {
+            path: "/",
+            virtualhost: None,
+            protocol: HttpProtocol::V11,
+        };
+        futures::executor::block_on(get_on(peer, "h", &spec))
+    }
+
+    #[test]
+    fn the_head_is_found_however_the_reads_split_it() {
+        for resp in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef"[..],
+            b"HTTP/1.0 404 X\n\nbody",
+        ] {
+            let whole = read(resp, 0).expect("a response");
+            for chunk in 1..8 {
+                let f = read(resp, chunk).expect("a response");
+                assert_eq!(
+                    (f.status, f.head(), f.body()),
+                    (whole.status, whole.head(), whole.body())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_that_never_ends_costs_a_scan_of_each_piece_only() {
+        // 256 KiB of header lines in 16-byte reads: rescanning all of it at every read took
+        // seconds of the checker task's time; each piece is scanned once.
+        let mut resp = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while resp.len() < 256 << 10 {
+            resp.extend_from_slice(b"X-Pad: 0123456789\r\n");
+        }
+        assert_eq!(
+            read(&resp, 16).err().as_deref(),
+            Some("incomplete HTTP header")
+        );
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl UdpProbe {
         }
     }
 
-    fn check_reply(&self, reply: &[u8], pattern: &[HexNibble]) -> Result<String, String> {
+    pub(crate) fn check_reply(
+        &self,
+        reply: &[u8],
+        pattern: &[HexNibble],
+    ) -> Result<String, String> {
         if reply.len() < self.min_reply_length || reply.len() > self.max_reply_length {
             return Err(format!(
                 "reply of {} bytes, expected {}-{}",

@@ -30,7 +30,10 @@ impl VrrpStats {
                 .sum::<u64>()
         };
         [
-            ("packet_len_err", n(&["Malformed", "TooShort"])),
+            (
+                "packet_len_err",
+                n(&["TooShort", "LengthMismatch", "BadVersion", "BadType"]),
+            ),
             ("advert_interval_err", n(&["IntervalMismatch"])),
             ("ip_ttl_err", n(&["BadTtl"])),
             ("invalid_type_rcvd", n(&["WrongVersion"])),

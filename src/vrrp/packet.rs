@@ -286,7 +286,7 @@ fn auth_data_len(version: Version, family: Family) -> usize {
 /// The pseudo-header a message's checksum covers: VRRPv3's as its mode says; none for VRRPv2 over
 /// IPv4, and the IPv6 one for VRRPv2 over IPv6 (keepalived has the kernel sum IPv6 adverts,
 /// IPV6_CHECKSUM, whatever their version).
-fn pseudo_header(version: Version, ends: &Endpoints) -> Option<(IpAddr, IpAddr)> {
+pub(crate) fn pseudo_header(version: Version, ends: &Endpoints) -> Option<(IpAddr, IpAddr)> {
     match version {
         Version::V2 if ends.src.is_ipv6() => Some((ends.src, ends.dst)),
         Version::V2 => None,

@@ -4,12 +4,13 @@
 
 mod listen;
 mod processes;
+mod rejects;
 mod reload;
 mod scripts;
 mod setup;
 mod shutdown;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -160,9 +161,10 @@ struct Engine {
     ev_tx: mpsc::UnboundedSender<Event>,
     nl: Netlink,
     notifier: Notifier,
-    /// Rejected packets by reason, and the (reason, peer) pairs already logged.
-    rejects: HashMap<String, u64>,
-    logged: HashSet<(String, IpAddr)>,
+    /// Rejected packets by reason, and which were logged (bounded, rejects.rs).
+    rejects: rejects::Rejects,
+    /// When datagrams dropped in a flood were last logged.
+    dropped_logged: Option<std::time::Instant>,
     /// Source of the packet being fed, to name the peer of a rejected one.
     rx_src: Option<IpAddr>,
     /// global_defs vrrp_check_unicast_src.
@@ -290,8 +292,8 @@ async fn run_instances(
             cfg.global.enable_script_security,
             fifo_path(cfg),
         ),
-        rejects: HashMap::new(),
-        logged: HashSet::new(),
+        rejects: rejects::Rejects::default(),
+        dropped_logged: None,
         rx_src: None,
         check_unicast_src: cfg.global.vrrp_check_unicast_src,
         garp_gap: (
@@ -366,9 +368,13 @@ async fn run_instances(
     Ok(())
 }
 
-/// Short name of a reject reason, for counting.
+/// Short name of a reject reason, for counting: a malformed advert by what is wrong with it
+/// (`TooShort`, `BadVersion`, `BadType`, `LengthMismatch`), so each is logged once.
 fn reason_key(r: &Reject) -> String {
-    let d = format!("{r:?}");
+    let d = match r {
+        Reject::Malformed(e) => format!("{e:?}"),
+        _ => format!("{r:?}"),
+    };
     d.split(['(', ' ', '{'])
         .next()
         .unwrap_or_default()
@@ -475,16 +481,18 @@ impl Engine {
                 family,
                 rx,
             } => {
+                self.listeners.backlog.taken();
+                self.log_dropped();
                 let rx = match rx {
                     Ok(rx) => rx,
                     Err(e) => {
-                        *self.rejects.entry(format!("{e}")).or_default() += 1;
+                        self.rejects.count(&format!("{e}"));
                         debug!("discarded datagram: {e}");
                         return;
                     }
                 };
                 let Some(&vrid) = rx.payload.get(1) else {
-                    *self.rejects.entry("TooShort".into()).or_default() += 1;
+                    self.rejects.count("TooShort");
                     return;
                 };
                 let same_vrid: Vec<usize> = (0..self.slots.len())
@@ -572,14 +580,9 @@ impl Engine {
         {
             return true;
         }
-        let key = "UnicastSrcNotPeer".to_string();
-        *self.rejects.entry(key.clone()).or_default() += 1;
-        if self.logged.insert((key, src)) {
-            warn!(
-                "({}) discarded advert from {src}: not a unicast_peer (logged once per peer)",
-                s.vi.name()
-            );
-        }
+        let name = s.vi.name().to_string();
+        let why = format!("discarded advert from {src}: not a unicast_peer");
+        self.log_reject(&name, "UnicastSrcNotPeer", src, &why);
         false
     }
 
@@ -743,11 +746,8 @@ impl Engine {
                         instance: Some(name.clone()),
                         reason: key.clone(),
                     });
-                    *self.rejects.entry(key.clone()).or_default() += 1;
                     let peer = self.rx_src.unwrap_or(self.slots[i].primary);
-                    if self.logged.insert((key, peer)) {
-                        warn!("({name}) discarded advert: {r} (logged once per reason and peer)");
-                    }
+                    self.log_reject(&name, &key, peer, &format!("discarded advert: {r}"));
                 }
                 Action::Log(s) => {
                     if s.starts_with("Changing effective priority") {
@@ -946,9 +946,47 @@ impl Engine {
         }
     }
 
-    fn log_reject_totals(&self) {
-        for (k, n) in &self.rejects {
+    fn log_reject_totals(&mut self) {
+        let unlogged = self.listeners.backlog.take_dropped();
+        self.rejects.add("Flood", unlogged);
+        for (k, n) in self.rejects.totals().filter(|(_, n)| **n > 0) {
             info!("VRRP: {n} packets discarded: {k}");
+        }
+    }
+
+    /// Datagrams the receiving tasks dropped because the engine was behind: one line a minute.
+    fn log_dropped(&mut self) {
+        let now = Instant::now().into_std();
+        if self
+            .dropped_logged
+            .is_some_and(|t| now.duration_since(t) < rejects::SUMMARY_EVERY)
+        {
+            return;
+        }
+        let n = self.listeners.backlog.take_dropped();
+        if n > 0 {
+            self.dropped_logged = Some(now);
+            self.rejects.add("Flood", n);
+            warn!(
+                "VRRP: {n} datagrams dropped unread: more than {} waited for the engine (a flood?)",
+                listen::MAX_QUEUED
+            );
+        }
+    }
+
+    /// Counts a discarded advert; the log says so once per reason and peer, and sums up floods.
+    fn log_reject(&mut self, instance: &str, key: &str, peer: IpAddr, why: &str) {
+        let now = Instant::now().into_std();
+        match self.rejects.note(now, key, peer) {
+            rejects::Line::First => {
+                warn!("({instance}) {why} (logged once per reason and peer)")
+            }
+            rejects::Line::Summary { quiet } => warn!(
+                "VRRP: {quiet} more adverts discarded (last: ({instance}) {why}); past {} reasons \
+                 and peers they are counted, not logged one by one (totals at stop)",
+                rejects::MAX_PEERS
+            ),
+            rejects::Line::None => {}
         }
     }
 }
