@@ -81,7 +81,11 @@ impl Sim {
             self.probes.push(t);
             let step = self.core.step();
             self.steps.push((t, step));
-            assert!(self.steps.len() < 1000, "runaway schedule: {:?}", self.steps);
+            assert!(
+                self.steps.len() < 1000,
+                "runaway schedule: {:?}",
+                self.steps
+            );
             let done = now + secs(took);
             let mut armed = None;
             for a in self.core.handle(done, Input::Result(result(t, step))) {
@@ -299,12 +303,12 @@ fn one_url_per_delay_loop_and_a_down_checker_up_after_a_whole_round() {
             (10, 1),
             (20, 2),
             (30, 0),
-            (40, 1),  // fails
-            (42, 1),  // retry fails: down
-            (50, 1),  // passes: the round starts again
+            (40, 1), // fails
+            (42, 1), // retry fails: down
+            (50, 1), // passes: the round starts again
             (60, 0),
             (70, 1),
-            (80, 2),  // a whole round since the failure: up
+            (80, 2), // a whole round since the failure: up
             (90, 0),
             (100, 1),
         ]
@@ -350,7 +354,17 @@ fn fast_recovery_checks_the_round_without_delay_while_down_or_unjudged() {
     // passes at 20 the round restarts and runs at once.
     assert_eq!(
         s.steps,
-        vec![(0, 0), (0, 1), (10, 1), (20, 1), (20, 0), (20, 1), (20, 2), (30, 0), (40, 1)]
+        vec![
+            (0, 0),
+            (0, 1),
+            (10, 1),
+            (20, 1),
+            (20, 0),
+            (20, 1),
+            (20, 2),
+            (30, 0),
+            (40, 1)
+        ]
     );
     assert_eq!(s.changes, vec![(20, true)]);
 }

@@ -2,8 +2,8 @@
 //! the status code range, the MD5 digest of the body and the regex are checked in keepalived's order.
 
 use super::decide::Outcome;
-pub use super::http_request::GetSpec;
 use super::http_request::request;
+pub use super::http_request::GetSpec;
 use super::net::{io_text, within, Target};
 use super::tls;
 use crate::config::model::Secret;
@@ -195,8 +195,11 @@ impl HttpProbe {
             },
             None => t.clone(),
         });
-        let fetched = match within(self.target.timeout, fetch(&self.target, tls.as_ref(), &spec))
-            .await
+        let fetched = match within(
+            self.target.timeout,
+            fetch(&self.target, tls.as_ref(), &spec),
+        )
+        .await
         {
             Ok(Ok(f)) => f,
             Ok(Err(e)) | Err(e) => {
@@ -530,7 +533,11 @@ mod tests {
             chunk,
             tls_eof: false,
         };
-        futures::executor::block_on(get_on(peer, "h", &GetSpec::get("/", None, HttpProtocol::V11)))
+        futures::executor::block_on(get_on(
+            peer,
+            "h",
+            &GetSpec::get("/", None, HttpProtocol::V11),
+        ))
     }
 
     #[test]

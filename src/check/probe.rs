@@ -5,12 +5,12 @@ use super::dns::DnsProbe;
 use super::file::FileProbe;
 use super::http::{BodyRegex, HttpProbe, HttpProtocol, UrlCheck};
 use super::http_request::basic_authorization;
-use super::tls::Verify;
 use super::misc::MiscProbe;
 use super::net::{Bind, Target};
 use super::ping::PingProbe;
 use super::smtp::{host_name, SmtpProbe};
 use super::tcp::TcpProbe;
+use super::tls::Verify;
 use super::udp::UdpProbe;
 use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer};
 use std::future::Future;
@@ -92,7 +92,9 @@ pub fn timing(c: &Checker) -> Timing {
         delay_before_retry: c.delay_before_retry.0,
         delay_loop: c.delay_loop.0,
         urls: match &c.kind {
-            CheckKind::Http(h) | CheckKind::Ssl(h) => h.urls.len().clamp(1, u32::MAX as usize) as u32,
+            CheckKind::Http(h) | CheckKind::Ssl(h) => {
+                h.urls.len().clamp(1, u32::MAX as usize) as u32
+            }
             _ => 1,
         },
         fast_recovery: match &c.kind {

@@ -82,7 +82,9 @@ impl Verify {
                 .map_err(|e| format!("tls_verify_ca {ca_file}: {e}"))?;
         }
         if roots.is_empty() {
-            return Err(format!("tls_verify_ca {ca_file}: no certificate in the file"));
+            return Err(format!(
+                "tls_verify_ca {ca_file}: no certificate in the file"
+            ));
         }
         let name = match name {
             Some(n) => Some(

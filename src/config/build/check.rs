@@ -130,7 +130,8 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             continue;
         }
         match (kw, k) {
-            ("HTTP_GET" | "SSL_GET", _) if super::http::keyword(ctx, n, kw == "SSL_GET", &mut http) => {}
+            ("HTTP_GET" | "SSL_GET", _)
+                if super::http::keyword(ctx, n, kw == "SSL_GET", &mut http) => {}
             ("SMTP_CHECK", "helo_name") => helo_name = ctx.string(n, "a host name"),
             ("SMTP_CHECK", "host") => smtp_hosts.push(n),
             ("DNS_CHECK", "type") => {
@@ -194,7 +195,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
                     format!("{kw}: expected at least one 'url {{ path ... }}' block (keepalived 2.2.7 crashes on a checker without one)"),
                 );
             }
-            super::http::settle(ctx, node, &mut http);
+            super::http::settle(ctx, node, &http);
             http.virtualhost = inh.virtualhost.clone();
             if kw == "HTTP_GET" {
                 CheckKind::Http(Box::new(http))

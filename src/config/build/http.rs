@@ -60,7 +60,10 @@ pub fn keyword(ctx: &mut Ctx, n: &Node, tls: bool, http: &mut HttpCheck) -> bool
                 } else {
                     ctx.err(
                         t.span,
-                        format!("'tls_verify_ca': expected an absolute path, found '{}'", t.text),
+                        format!(
+                            "'tls_verify_ca': expected an absolute path, found '{}'",
+                            t.text
+                        ),
                     );
                 }
             }
@@ -149,7 +152,10 @@ fn url(ctx: &mut Ctx, node: &Node, tls: bool) -> Option<Url> {
                     } else {
                         ctx.err(
                             t.span,
-                            format!("'method': expected an HTTP method such as GET or HEAD, found '{}'", t.text),
+                            format!(
+                                "'method': expected an HTTP method such as GET or HEAD, found '{}'",
+                                t.text
+                            ),
                         );
                     }
                 }
@@ -252,7 +258,10 @@ fn header(ctx: &mut Ctx, n: &Node) -> Option<(String, String)> {
     if !is_token(&name.text) {
         ctx.err(
             name.span,
-            format!("'header': expected a header name (letters, digits, '-'), found '{}'", name.text),
+            format!(
+                "'header': expected a header name (letters, digits, '-'), found '{}'",
+                name.text
+            ),
         );
         return None;
     }
@@ -312,7 +321,8 @@ fn valid_dns_name(s: &str) -> bool {
         && s.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
