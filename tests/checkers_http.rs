@@ -254,6 +254,18 @@ async fn credentials_are_never_logged_nor_dumped() {
         "{err}"
     );
     assert!(!err.contains(PASSWORD), "{err}");
+    // Nor a word of an unquoted password with a space.
+    std::fs::write(&f, text.replace(&format!("\"{PASSWORD}\""), "Op3n S3same")).unwrap();
+    let t = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&t.stderr);
+    assert_eq!(t.status.code(), Some(5), "{err}");
+    assert!(err.contains("'password': expected one word"), "{err}");
+    assert!(!err.contains("S3same") && !err.contains("Op3n"), "{err}");
 }
 
 #[tokio::test]

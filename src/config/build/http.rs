@@ -179,8 +179,15 @@ fn url(ctx: &mut Ctx, node: &Node, tls: bool) -> Option<Url> {
                 }
             }
             "password" => {
-                // The value is never echoed, not even in a diagnostic.
-                if let Some(t) = ctx.one(n, "a password") {
+                // The value is never echoed, not even in a diagnostic (ctx.one would quote an
+                // extra word).
+                ctx.no_block(n);
+                if n.args.len() > 1 {
+                    ctx.err(
+                        n.args[1].span,
+                        "'password': expected one word (quote a password with spaces)",
+                    );
+                } else if let Some(t) = ctx.arg(n, 0, "a password") {
                     if has_control(&t.text) {
                         ctx.err(
                             t.span,
