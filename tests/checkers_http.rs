@@ -703,3 +703,35 @@ fn keepalived_2_2_7_knows_fast_recovery_and_enable_sni_only() {
         String::from_utf8_lossy(&lv.stderr)
     );
 }
+
+#[test]
+fn the_keywords_land_in_the_model_as_written() {
+    use lvsd::config::model::CheckKind;
+    let cfg = config(&lines(
+        "virtual_server 10.0.0.1 443 { protocol TCP; real_server 10.0.0.2 443 { \
+         SSL_GET { fast_recovery; sni_name www.example.test; tls_compliant; \
+         tls_verify_ca /etc/ssl/ca.pem; tls_verify_name api.example.test; \
+         url { path /a; method OPTIONS; header X-A 1; header X-B \"two words\"; username u; password p; tls_compliant off } } } }",
+    ));
+    let CheckKind::Ssl(h) = &cfg.virtual_servers[0].real_servers[0].checkers[0].kind else {
+        panic!("an SSL_GET");
+    };
+    assert!(h.fast_recovery && h.enable_sni && h.tls_compliant);
+    assert_eq!(h.sni_name.as_deref(), Some("www.example.test"));
+    assert_eq!(h.tls_verify_ca.as_deref(), Some("/etc/ssl/ca.pem"));
+    assert_eq!(h.tls_verify_name.as_deref(), Some("api.example.test"));
+    let u = &h.urls[0];
+    assert_eq!(u.method.as_deref(), Some("OPTIONS"));
+    assert_eq!(
+        u.headers,
+        [
+            ("X-A".into(), "1".into()),
+            ("X-B".into(), "two words".into())
+        ]
+    );
+    assert_eq!(u.username.as_deref(), Some("u"));
+    assert_eq!(u.password.as_ref().map(|p| p.expose()), Some("p"));
+    assert!(!u.tls_compliant);
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert!(json.contains("\"password\":\"<redacted>\""), "{json}");
+}
