@@ -711,7 +711,8 @@ fn the_keywords_land_in_the_model_as_written() {
         "virtual_server 10.0.0.1 443 { protocol TCP; real_server 10.0.0.2 443 { \
          SSL_GET { fast_recovery; sni_name www.example.test; tls_compliant; \
          tls_verify_ca /etc/ssl/ca.pem; tls_verify_name api.example.test; \
-         url { path /a; method OPTIONS; header X-A 1; header X-B \"two words\"; username u; password p; tls_compliant off } } } }",
+         url { path /a; method OPTIONS; header X-A 1; header X-B \"two words\"; username u; password p; tls_compliant off }; \
+         url { path /b; header Authorization \"Bearer t0k3n\" } } } }",
     ));
     let CheckKind::Ssl(h) = &cfg.virtual_servers[0].real_servers[0].checkers[0].kind else {
         panic!("an SSL_GET");
@@ -734,4 +735,10 @@ fn the_keywords_land_in_the_model_as_written() {
     assert!(!u.tls_compliant);
     let json = serde_json::to_string(&cfg).unwrap();
     assert!(json.contains("\"password\":\"<redacted>\""), "{json}");
+    assert!(json.contains("[\"X-B\",\"two words\"]"), "{json}");
+    assert!(
+        json.contains("[\"Authorization\",\"<redacted>\"]"),
+        "{json}"
+    );
+    assert!(!json.contains("t0k3n"), "{json}");
 }

@@ -926,6 +926,19 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Headers whose value is a credential.
+pub const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+fn headers_redacted<S: Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(h.len()))?;
+    for (name, value) in h {
+        let secret = SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+        seq.serialize_element(&(name, if secret { "<redacted>" } else { value }))?;
+    }
+    seq.end()
+}
+
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("<redacted>")
@@ -946,7 +959,9 @@ pub struct Url {
     pub regex_max_offset: Option<u32>,
     /// lvsd only: the request method. Default: GET.
     pub method: Option<String>,
-    /// lvsd only: extra request headers, in the file's order.
+    /// lvsd only: extra request headers, in the file's order (credentials among them redacted in
+    /// the JSON).
+    #[serde(serialize_with = "headers_redacted")]
     pub headers: Vec<(String, String)>,
     /// HTTP Basic credentials (keepalived pull request 2677's names, not in a keepalived release).
     pub username: Option<String>,
