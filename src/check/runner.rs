@@ -620,15 +620,12 @@ impl Scheduler {
                         timing.retry
                     )
                 }
-                Action::UrlPassed { next, of } => {
-                    tracing::debug!(
-                        "{} of [{}]: url {} of {of} passed, url {} next",
-                        slot.kind,
-                        self.servers[slot.server as usize].name,
-                        next,
-                        next + 1
-                    )
-                }
+                Action::UrlPassed { next, of } => tracing::debug!(
+                    "{} of {}: url passed; url {} of {of} next",
+                    slot.kind,
+                    self.servers[slot.server as usize].name,
+                    next + 1
+                ),
                 Action::Weight(_) => {}
             }
             if matches!(a, Action::Changed { .. } | Action::Weight(_)) {
