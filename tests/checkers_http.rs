@@ -742,3 +742,32 @@ fn the_keywords_land_in_the_model_as_written() {
     );
     assert!(!json.contains("t0k3n"), "{json}");
 }
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    for (file, says) in [
+        (dir.path().join("missing.pem"), "No such file"),
+        (empty, "no certificate in the file"),
+    ] {
+        let cfg = config(&lines(&format!(
+            "virtual_server 10.0.0.1 443 {{ protocol TCP; real_server 10.0.0.2 443 {{ \
+             SSL_GET {{ tls_verify_ca {}; url {{ path / }} }} }} }}",
+            file.display()
+        )));
+        let rs = &cfg.virtual_servers[0].real_servers[0];
+        let err = lvsd::check::Probe::build(&cfg, rs, &rs.checkers[0])
+            .expect_err("no probe without its CAs")
+            .to_string();
+        assert!(
+            err.contains(&format!("tls_verify_ca {}", file.display())) && err.contains(says),
+            "{err}"
+        );
+        assert!(
+            err.starts_with("real server [10.0.0.2]:443: SSL_GET:"),
+            "{err}"
+        );
+    }
+}

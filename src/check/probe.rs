@@ -21,17 +21,17 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BuildError {
-    #[error("real server [{rs}]: {checker}: {msg}")]
+    #[error("real server {rs}: {checker}: {msg}")]
     Invalid {
         rs: String,
         checker: &'static str,
         msg: String,
     },
-    #[error("real server [{rs}]: {checker} is not supported by lvsd; the checker is ignored")]
+    #[error("real server {rs}: {checker} is not supported by lvsd; the checker is ignored")]
     Unsupported { rs: String, checker: &'static str },
     /// enable_script_security refused the MISC_CHECK's script: it is left out, as an unsafe notify
     /// script is not run.
-    #[error("real server [{rs}]: {checker} script not run: {why}; the checker is left out")]
+    #[error("real server {rs}: {checker} script not run: {why}; the checker is left out")]
     Refused {
         rs: String,
         checker: &'static str,
@@ -157,7 +157,7 @@ impl Probe {
     pub fn build(cfg: &Config, rs: &RealServer, c: &Checker) -> Result<Probe, BuildError> {
         let checker = kind_name(&c.kind);
         let invalid = |msg: String| BuildError::Invalid {
-            rs: format!("{}]:{}", rs.ip, rs.port),
+            rs: format!("[{}]:{}", rs.ip, rs.port),
             checker,
             msg,
         };
@@ -207,7 +207,7 @@ impl Probe {
                 if let Some(why) = insecure {
                     if cfg.global.enable_script_security {
                         return Err(BuildError::Refused {
-                            rs: format!("{}]:{}", rs.ip, rs.port),
+                            rs: format!("[{}]:{}", rs.ip, rs.port),
                             checker,
                             why,
                         });
@@ -273,7 +273,7 @@ impl Probe {
             }
             CheckKind::Bfd { .. } => {
                 return Err(BuildError::Unsupported {
-                    rs: format!("{}]:{}", rs.ip, rs.port),
+                    rs: format!("[{}]:{}", rs.ip, rs.port),
                     checker,
                 })
             }
