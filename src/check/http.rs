@@ -1,5 +1,6 @@
-//! HTTP_GET and SSL_GET: one GET per url on a connection of its own (HTTP/1.x, TLS by rustls), then
-//! the status code range, the MD5 digest of the body and the regex are checked in keepalived's order.
+//! HTTP_GET and SSL_GET: one url per check (the decision core picks which), one request on a
+//! connection of its own (HTTP/1.x, TLS by rustls), then the status code range, the MD5 digest of
+//! the body and the regex are checked in keepalived's order.
 
 use super::decide::Outcome;
 use super::http_request::request;
