@@ -149,8 +149,14 @@ async fn http_get_status_digest_regex_and_virtualhost() {
             .ok
     );
 
-    // Two urls: the second fails, so the check fails.
-    assert!(!run("url { path /ok }; url { path /down }").await.ok);
+    // Two urls, one per check (as keepalived): the first passes, the second fails.
+    let two = probe(
+        &rs(port),
+        "HTTP_GET { connect_timeout 2; url { path /ok }; url { path /down } }",
+    );
+    assert!(two.run_step(0).await.ok);
+    assert!(!two.run_step(1).await.ok);
+    assert!(two.run_step(2).await.ok, "step 2 is the first url again");
 
     seen.lock().unwrap().clear();
     assert!(

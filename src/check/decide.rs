@@ -52,6 +52,10 @@ pub struct Timing {
     pub retry: u32,
     pub delay_before_retry: Duration,
     pub delay_loop: Duration,
+    /// Checks in a round: an HTTP_GET's urls, one per delay_loop (1 for the other kinds).
+    pub urls: u32,
+    /// HTTP_GET fast_recovery: a round's next url at once while the checker is not up.
+    pub fast_recovery: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +86,8 @@ pub enum Action {
     },
     /// A DOWN checker failed again (for operators who log all failures).
     StillDown { reason: String },
+    /// A url of an HTTP_GET round passed; `next` is checked next (no verdict yet).
+    UrlPassed { next: u32, of: u32 },
 }
 
 /// One checker's state.
@@ -92,6 +98,12 @@ pub struct CheckerCore {
     retries_done: u32,
     base: Option<Instant>,
     weight: Option<WeightAdj>,
+    /// The url (of `Timing::urls`) the next check fetches.
+    url: u32,
+    /// The checker is down on the current url: it is fetched again until it passes.
+    failed_url: bool,
+    /// A whole round passed, or the checker went down, once since start.
+    judged: bool,
 }
 
 impl CheckerCore {
@@ -104,7 +116,15 @@ impl CheckerCore {
             retries_done: 0,
             base: None,
             weight: None,
+            url: 0,
+            failed_url: false,
+            judged: false,
         }
+    }
+
+    /// Which check of the round runs next (an HTTP_GET's url; 0 for the other kinds).
+    pub fn step(&self) -> u32 {
+        self.url
     }
 
     pub fn is_up(&self) -> bool {
@@ -128,6 +148,10 @@ impl CheckerCore {
         }
     }
 
+    /// keepalived's HTTP_GET rounds: one url per check, the next after delay_loop; a round ends
+    /// when the last url passes, and a checker that is down comes up only then. When the url it
+    /// failed on passes, the round starts again from the first url (that url counting as passed
+    /// when it is the first). With one url (every other kind) a pass ends the round.
     fn passed(&mut self, now: Instant, o: Outcome) -> Vec<Action> {
         let mut acts = Vec::new();
         self.retries_done = 0;
@@ -135,6 +159,30 @@ impl CheckerCore {
             self.weight = o.weight;
             acts.extend(o.weight.map(Action::Weight));
         }
+        let urls = self.timing.urls.max(1);
+        let passed = if std::mem::take(&mut self.failed_url) {
+            self.url == 0
+        } else {
+            true
+        };
+        self.url = if passed { self.url + 1 } else { 0 };
+        if self.url < urls {
+            acts.push(Action::UrlPassed {
+                next: self.url,
+                of: urls,
+            });
+            // fast_recovery: no delay_loop between the urls of a round that can bring the checker
+            // up (or give its first verdict); a url known failed waits as usual.
+            let at = if self.timing.fast_recovery && (!self.up || !self.judged) {
+                now
+            } else {
+                self.next_slot(now)
+            };
+            acts.push(Action::Arm(at));
+            return acts;
+        }
+        self.url = 0;
+        self.judged = true;
         if !self.up {
             self.up = true;
             acts.push(Action::Changed {
@@ -146,8 +194,11 @@ impl CheckerCore {
         acts
     }
 
+    /// A failed url is fetched again (retries, then each delay_loop) until it passes.
     fn failed(&mut self, now: Instant, reason: String) -> Vec<Action> {
         if !self.up {
+            self.failed_url = true;
+            self.judged = true;
             return vec![
                 Action::StillDown { reason },
                 Action::Arm(self.next_slot(now)),
@@ -166,6 +217,8 @@ impl CheckerCore {
         }
         self.up = false;
         self.retries_done = 0;
+        self.failed_url = true;
+        self.judged = true;
         vec![
             Action::Changed { up: false, reason },
             Action::Arm(self.next_slot(now)),

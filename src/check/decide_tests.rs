@@ -10,6 +10,16 @@ fn timing(alpha: bool, retry: u32, dbr: u64, delay_loop: u64) -> Timing {
         retry,
         delay_before_retry: secs(dbr),
         delay_loop: secs(delay_loop),
+        urls: 1,
+        fast_recovery: false,
+    }
+}
+
+fn rounds(alpha: bool, urls: u32, fast_recovery: bool) -> Timing {
+    Timing {
+        urls,
+        fast_recovery,
+        ..timing(alpha, 1, 2, 10)
     }
 }
 
@@ -23,6 +33,8 @@ struct Sim {
     changes: Vec<(u64, bool)>,
     retries: Vec<(u64, u32)>,
     weights: Vec<(u64, WeightAdj)>,
+    /// (time, url) of each probe.
+    steps: Vec<(u64, u32)>,
 }
 
 impl Sim {
@@ -47,6 +59,7 @@ impl Sim {
             changes: Vec::new(),
             retries: Vec::new(),
             weights: Vec::new(),
+            steps: Vec::new(),
         }
     }
 
@@ -56,20 +69,32 @@ impl Sim {
 
     /// Runs until `until` seconds; each probe takes `took` seconds.
     fn run(&mut self, until: u64, took: u64, result: impl Fn(u64) -> Outcome) {
+        self.run_urls(until, took, |t, _| result(t))
+    }
+
+    /// As `run`, the result also depending on the url checked.
+    fn run_urls(&mut self, until: u64, took: u64, result: impl Fn(u64, u32) -> Outcome) {
         while self.at(self.next) <= until {
             let now = self.next;
             assert_eq!(self.core.handle(now, Input::Due), vec![Action::Run]);
             let t = self.at(now);
             self.probes.push(t);
+            let step = self.core.step();
+            self.steps.push((t, step));
+            assert!(
+                self.steps.len() < 1000,
+                "runaway schedule: {:?}",
+                self.steps
+            );
             let done = now + secs(took);
             let mut armed = None;
-            for a in self.core.handle(done, Input::Result(result(t))) {
+            for a in self.core.handle(done, Input::Result(result(t, step))) {
                 match a {
                     Action::Arm(at) => armed = Some(at),
                     Action::Changed { up, .. } => self.changes.push((t, up)),
                     Action::Retry { attempt, .. } => self.retries.push((t, attempt)),
                     Action::Weight(w) => self.weights.push((t, w)),
-                    Action::StillDown { .. } | Action::Run => {}
+                    Action::StillDown { .. } | Action::Run | Action::UrlPassed { .. } => {}
                 }
             }
             self.next = armed.expect("every result arms the next probe");
@@ -256,4 +281,104 @@ fn dynamic_weights_combine_as_keepalived() {
         .apply(1, &Action::Weight(WeightAdj::Add(-200)))
         .is_empty());
     assert_eq!(rs.weight(), 0);
+}
+
+#[test]
+fn one_url_per_delay_loop_and_a_down_checker_up_after_a_whole_round() {
+    // Three urls, url 1 fails from 25 to 45: each check fetches one url, the next a delay_loop
+    // later; the failed url is fetched again (retry, then each delay_loop) until it passes, and
+    // the round starts again from the first url; the checker is up once all three passed.
+    let mut s = Sim::new(rounds(false, 3, false), 0);
+    s.run_urls(100, 0, |t, url| {
+        if url == 1 && (25..45).contains(&t) {
+            Outcome::fail("HTTP status code error")
+        } else {
+            Outcome::pass("ok")
+        }
+    });
+    assert_eq!(
+        s.steps,
+        vec![
+            (0, 0),
+            (10, 1),
+            (20, 2),
+            (30, 0),
+            (40, 1), // fails
+            (42, 1), // retry fails: down
+            (50, 1), // passes: the round starts again
+            (60, 0),
+            (70, 1),
+            (80, 2), // a whole round since the failure: up
+            (90, 0),
+            (100, 1),
+        ]
+    );
+    assert_eq!(s.changes, vec![(42, false), (80, true)]);
+}
+
+#[test]
+fn fast_recovery_checks_the_round_without_delay_while_down_or_unjudged() {
+    // At start (no verdict yet) the three urls go back to back; after the failure the failed
+    // url waits for the delay_loop, then the round runs at once.
+    let mut s = Sim::new(rounds(false, 3, true), 0);
+    s.run_urls(60, 0, |t, url| {
+        if url == 2 && (10..25).contains(&t) {
+            Outcome::fail("regex did not match")
+        } else {
+            Outcome::pass("ok")
+        }
+    });
+    assert_eq!(
+        s.steps,
+        vec![
+            (0, 0),
+            (0, 1),
+            (0, 2),  // first verdict at once
+            (10, 0), // up and judged: one url per delay_loop again
+            (20, 1),
+            (30, 2),
+            (40, 0),
+            (50, 1),
+            (60, 2),
+        ]
+    );
+    let mut s = Sim::new(rounds(true, 3, true), 0);
+    s.run_urls(40, 0, |t, url| {
+        if url == 1 && t < 15 {
+            Outcome::fail("connection refused")
+        } else {
+            Outcome::pass("ok")
+        }
+    });
+    // alpha: down from start; url 1 fails at 0 and is known failed, so it waits (10); when it
+    // passes at 20 the round restarts and runs at once.
+    assert_eq!(
+        s.steps,
+        vec![
+            (0, 0),
+            (0, 1),
+            (10, 1),
+            (20, 1),
+            (20, 0),
+            (20, 1),
+            (20, 2),
+            (30, 0),
+            (40, 1)
+        ]
+    );
+    assert_eq!(s.changes, vec![(20, true)]);
+}
+
+#[test]
+fn one_url_comes_up_on_its_first_pass() {
+    let mut s = Sim::new(rounds(false, 1, true), 0);
+    s.run_urls(40, 0, |t, _| {
+        if (5..15).contains(&t) {
+            Outcome::fail("refused")
+        } else {
+            Outcome::pass("ok")
+        }
+    });
+    assert_eq!(s.changes, vec![(12, false), (20, true)]);
+    assert_eq!(s.probes, vec![0, 10, 12, 20, 30, 40]);
 }

@@ -82,17 +82,13 @@ pub async fn digest(args: &GenhashArgs) -> Result<String, String> {
     });
     let tls = if args.ssl {
         Some(
-            tls_setup(args.sni, None, args.virtualhost.as_deref(), ip)
+            tls_setup(args.sni, None, args.virtualhost.as_deref(), ip, None)
                 .map_err(|e| e.to_string())?,
         )
     } else {
         None
     };
-    let spec = GetSpec {
-        path: &args.url,
-        virtualhost: args.virtualhost.as_deref(),
-        protocol,
-    };
+    let spec = GetSpec::get(&args.url, args.virtualhost.as_deref(), protocol);
     let started = std::time::Instant::now();
     let page = within(timeout, fetch(&target, tls.as_ref(), &spec))
         .await?

@@ -1,9 +1,13 @@
-//! HTTP_GET and SSL_GET: one GET per url on a connection of its own (HTTP/1.x, TLS by rustls), then
-//! the status code range, the MD5 digest of the body and the regex are checked in keepalived's order.
+//! HTTP_GET and SSL_GET: one url per check (the decision core picks which), one request on a
+//! connection of its own (HTTP/1.x, TLS by rustls), then the status code range, the MD5 digest of
+//! the body and the regex are checked in keepalived's order.
 
 use super::decide::Outcome;
+use super::http_request::request;
+pub use super::http_request::GetSpec;
 use super::net::{io_text, within, Target};
 use super::tls;
+use crate::config::model::Secret;
 use md5::{Digest, Md5};
 use regex::bytes::{Regex, RegexBuilder};
 use rustls::pki_types::ServerName;
@@ -103,6 +107,32 @@ pub struct UrlCheck {
     pub status: Vec<(u16, u16)>,
     pub virtualhost: Option<String>,
     pub regex: Option<BodyRegex>,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    /// The `Authorization` value made from username and password.
+    pub authorization: Option<Secret>,
+    /// SSL_GET tls_compliant (the checker's or the url's).
+    pub close_notify: bool,
+    /// SSL_GET: this url's handshake name when it differs from the checker's (its virtualhost).
+    pub server_name: Option<ServerName<'static>>,
+}
+
+impl UrlCheck {
+    /// A plain GET of `path` with the default status range.
+    pub fn new(path: impl Into<String>) -> UrlCheck {
+        UrlCheck {
+            path: path.into(),
+            digest: None,
+            status: Vec::new(),
+            virtualhost: None,
+            regex: None,
+            method: "GET".into(),
+            headers: Vec::new(),
+            authorization: None,
+            close_notify: false,
+            server_name: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -145,43 +175,53 @@ impl HttpProbe {
         }
     }
 
-    /// Checks every url in turn; the first failure is the outcome.
-    pub async fn run(&self) -> Outcome {
+    /// Checks url number `step` (modulo their count): keepalived checks one url per round.
+    pub async fn run(&self, step: u32) -> Outcome {
         let name = self.target.name();
-        for url in &self.urls {
-            let vhost = url.virtualhost.as_deref().or(self.virtualhost.as_deref());
-            let spec = GetSpec {
-                path: &url.path,
-                virtualhost: vhost,
-                protocol: self.protocol,
-            };
-            let fetched = match within(
-                self.target.timeout,
-                fetch(&self.target, self.tls.as_ref(), &spec),
-            )
-            .await
-            {
-                Ok(Ok(f)) => f,
-                Ok(Err(e)) | Err(e) => {
-                    return Outcome::fail(format!(
-                        "{} connection to {name} url({}) failed: {e}",
-                        self.kind(),
-                        url.path
-                    ))
-                }
-            };
-            if let Some(reason) = judge(url, &fetched) {
-                let what = match reason {
-                    Verdict::Status { .. } => "HTTP status code error",
-                    Verdict::Digest { .. } => "MD5 digest error",
-                    Verdict::Regex { .. } => "Regex match failed",
-                };
+        let Some(url) = self.urls.get(step as usize % self.urls.len().max(1)) else {
+            return Outcome::pass(format!("{} connection to {name} success", self.kind()));
+        };
+        let vhost = url.virtualhost.as_deref().or(self.virtualhost.as_deref());
+        let spec = GetSpec {
+            method: &url.method,
+            headers: &url.headers,
+            authorization: url.authorization.as_ref(),
+            close_notify: url.close_notify,
+            ..GetSpec::get(&url.path, vhost, self.protocol)
+        };
+        let tls = self.tls.as_ref().map(|t| match &url.server_name {
+            Some(n) => TlsSetup {
+                connector: t.connector.clone(),
+                server_name: n.clone(),
+            },
+            None => t.clone(),
+        });
+        let fetched = match within(
+            self.target.timeout,
+            fetch(&self.target, tls.as_ref(), &spec),
+        )
+        .await
+        {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) | Err(e) => {
                 return Outcome::fail(format!(
-                    "{what} to {name} url({}), {}",
-                    url.path,
-                    reason.text()
-                ));
+                    "{} connection to {name} url({}) failed: {e}",
+                    self.kind(),
+                    url.path
+                ))
             }
+        };
+        if let Some(reason) = judge(url, &fetched) {
+            let what = match reason {
+                Verdict::Status { .. } => "HTTP status code error",
+                Verdict::Digest { .. } => "MD5 digest error",
+                Verdict::Regex { .. } => "Regex match failed",
+            };
+            return Outcome::fail(format!(
+                "{what} to {name} url({}), {}",
+                url.path,
+                reason.text()
+            ));
         }
         Outcome::pass(format!("{} connection to {name} success", self.kind()))
     }
@@ -260,14 +300,6 @@ pub fn md5_hex(data: &[u8]) -> String {
     s
 }
 
-/// What to GET.
-#[derive(Debug, Clone, Copy)]
-pub struct GetSpec<'a> {
-    pub path: &'a str,
-    pub virtualhost: Option<&'a str>,
-    pub protocol: HttpProtocol,
-}
-
 /// Connects (with TLS when given), sends one GET and reads the whole body. No timeout of its own.
 pub async fn fetch(
     target: &Target,
@@ -307,36 +339,6 @@ fn host_header(target: &Target, vhost: Option<&str>) -> String {
     }
 }
 
-/// keepalived's request: `GET path HTTP/1.x`, its User-Agent, `Connection: close` for 1.0C and 1.1,
-/// and `Host:` (see host_header).
-fn request(host: &str, spec: &GetSpec<'_>) -> Result<Vec<u8>, String> {
-    if spec
-        .path
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(format!("invalid url path '{}'", spec.path));
-    }
-    if host.bytes().any(|b| b.is_ascii_control()) {
-        return Err(format!("invalid virtualhost '{host}'"));
-    }
-    let minor = if spec.protocol == HttpProtocol::V11 {
-        1
-    } else {
-        0
-    };
-    let close = if spec.protocol == HttpProtocol::V10 {
-        ""
-    } else {
-        "Connection: close\r\n"
-    };
-    Ok(format!(
-        "GET {} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n",
-        spec.path
-    )
-    .into_bytes())
-}
-
 /// One GET on its own connection, read as keepalived reads it: to the end of the stream (or until
 /// Content-Length bytes of body have come), the body taken raw (no chunked decoding) and cut at
 /// Content-Length. Written by hand rather than with hyper: a check is one request and one answer, and
@@ -362,8 +364,12 @@ where
     drop(req);
     let mut raw = Vec::with_capacity(READ_CHUNK);
     let mut head: Option<Head> = None;
+    let bodyless = spec.bodyless_answer();
     loop {
-        if let Some(h) = &head {
+        if let Some(h) = &mut head {
+            if bodyless {
+                h.content_length = Some(0);
+            }
             if h.content_length
                 .is_some_and(|n| raw.len() - h.body_start >= n)
             {
@@ -401,6 +407,11 @@ where
         Some(n) => raw.len().min(h.body_start + n),
         None => raw.len(),
     };
+    if spec.close_notify {
+        // tls_compliant: close_notify, as OpenSSL's SSL_shutdown sends it; the page is already
+        // read, so a peer that has gone meanwhile changes nothing.
+        let _ = stream.shutdown().await;
+    }
     Ok(Fetched {
         status: h.status,
         raw,
@@ -473,17 +484,29 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The handshake name for SSL_GET: with SNI, sni_name else the virtualhost; without, the address.
+/// With `verify`, the certificate must chain to its CAs and carry its name, else the handshake's.
 pub fn tls_setup(
     enable_sni: bool,
     sni_name: Option<&str>,
     vhost: Option<&str>,
     ip: std::net::IpAddr,
+    verify: Option<&tls::Verify>,
 ) -> Result<TlsSetup, rustls::Error> {
-    let name = if enable_sni { sni_name.or(vhost) } else { None };
     Ok(TlsSetup {
-        connector: tls::connector(enable_sni)?,
-        server_name: tls::server_name(name, ip),
+        connector: tls::connector(enable_sni, verify)?,
+        server_name: handshake_name(enable_sni, sni_name, vhost, ip),
     })
+}
+
+/// See tls_setup.
+pub fn handshake_name(
+    enable_sni: bool,
+    sni_name: Option<&str>,
+    vhost: Option<&str>,
+    ip: std::net::IpAddr,
+) -> ServerName<'static> {
+    let name = if enable_sni { sni_name.or(vhost) } else { None };
+    tls::server_name(name, ip)
 }
 
 #[cfg(test)]
@@ -502,13 +525,7 @@ mod tests {
     }
 
     fn url() -> UrlCheck {
-        UrlCheck {
-            path: "/".into(),
-            digest: None,
-            status: Vec::new(),
-            virtualhost: None,
-            regex: None,
-        }
+        UrlCheck::new("/")
     }
 
     fn read(data: &[u8], chunk: usize) -> Result<Fetched, String> {
@@ -517,12 +534,11 @@ mod tests {
             chunk,
             tls_eof: false,
         };
-        let spec = GetSpec {
-            path: "/",
-            virtualhost: None,
-            protocol: HttpProtocol::V11,
-        };
-        futures::executor::block_on(get_on(peer, "h", &spec))
+        futures::executor::block_on(get_on(
+            peer,
+            "h",
+            &GetSpec::get("/", None, HttpProtocol::V11),
+        ))
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod fdlimit;
 pub mod file;
 pub mod genhash;
 pub mod http;
+pub mod http_request;
 pub mod misc;
 pub mod net;
 pub mod ping;

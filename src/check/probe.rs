@@ -4,11 +4,13 @@ use super::decide::{Outcome, Timing};
 use super::dns::DnsProbe;
 use super::file::FileProbe;
 use super::http::{BodyRegex, HttpProbe, HttpProtocol, UrlCheck};
+use super::http_request::basic_authorization;
 use super::misc::MiscProbe;
 use super::net::{Bind, Target};
 use super::ping::PingProbe;
 use super::smtp::{host_name, SmtpProbe};
 use super::tcp::TcpProbe;
+use super::tls::Verify;
 use super::udp::UdpProbe;
 use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer};
 use std::future::Future;
@@ -19,17 +21,17 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BuildError {
-    #[error("real server [{rs}]: {checker}: {msg}")]
+    #[error("real server {rs}: {checker}: {msg}")]
     Invalid {
         rs: String,
         checker: &'static str,
         msg: String,
     },
-    #[error("real server [{rs}]: {checker} is not supported by lvsd; the checker is ignored")]
+    #[error("real server {rs}: {checker} is not supported by lvsd; the checker is ignored")]
     Unsupported { rs: String, checker: &'static str },
     /// enable_script_security refused the MISC_CHECK's script: it is left out, as an unsafe notify
     /// script is not run.
-    #[error("real server [{rs}]: {checker} script not run: {why}; the checker is left out")]
+    #[error("real server {rs}: {checker} script not run: {why}; the checker is left out")]
     Refused {
         rs: String,
         checker: &'static str,
@@ -89,17 +91,32 @@ pub fn timing(c: &Checker) -> Timing {
         retry: c.retry,
         delay_before_retry: c.delay_before_retry.0,
         delay_loop: c.delay_loop.0,
+        urls: match &c.kind {
+            CheckKind::Http(h) | CheckKind::Ssl(h) => {
+                h.urls.len().clamp(1, u32::MAX as usize) as u32
+            }
+            _ => 1,
+        },
+        fast_recovery: match &c.kind {
+            CheckKind::Http(h) | CheckKind::Ssl(h) => h.fast_recovery,
+            _ => false,
+        },
     }
 }
 
 impl Probe {
     /// One check, its future boxed (each kind's state differs in size: 12 KB for SSL, 400 B for TCP).
     pub async fn run(&self) -> Outcome {
-        self.launch(Alone).await
+        self.launch(0, Alone).await
+    }
+
+    /// Check number `step` of a round (the url of an HTTP_GET; the other kinds have one step).
+    pub async fn run_step(&self, step: u32) -> Outcome {
+        self.launch(step, Alone).await
     }
 
     /// One check as an owned future, handed to `l`.
-    pub fn launch<L: Launch>(&self, l: L) -> L::Out {
+    pub fn launch<L: Launch>(&self, step: u32, l: L) -> L::Out {
         match self {
             Probe::Tcp(p) => {
                 let p = p.clone();
@@ -107,7 +124,7 @@ impl Probe {
             }
             Probe::Http(p) => {
                 let p = p.clone();
-                l.launch(async move { p.run().await })
+                l.launch(async move { p.run(step).await })
             }
             Probe::Smtp(p) => {
                 let p = p.clone();
@@ -140,7 +157,7 @@ impl Probe {
     pub fn build(cfg: &Config, rs: &RealServer, c: &Checker) -> Result<Probe, BuildError> {
         let checker = kind_name(&c.kind);
         let invalid = |msg: String| BuildError::Invalid {
-            rs: format!("{}]:{}", rs.ip, rs.port),
+            rs: format!("[{}]:{}", rs.ip, rs.port),
             checker,
             msg,
         };
@@ -190,7 +207,7 @@ impl Probe {
                 if let Some(why) = insecure {
                     if cfg.global.enable_script_security {
                         return Err(BuildError::Refused {
-                            rs: format!("{}]:{}", rs.ip, rs.port),
+                            rs: format!("[{}]:{}", rs.ip, rs.port),
                             checker,
                             why,
                         });
@@ -256,7 +273,7 @@ impl Probe {
             }
             CheckKind::Bfd { .. } => {
                 return Err(BuildError::Unsupported {
-                    rs: format!("{}]:{}", rs.ip, rs.port),
+                    rs: format!("[{}]:{}", rs.ip, rs.port),
                     checker,
                 })
             }
@@ -283,21 +300,42 @@ fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<Htt
             ),
             None => None,
         };
+        let authorization = match (&u.username, &u.password) {
+            (Some(user), Some(pass)) => Some(basic_authorization(user, pass)),
+            _ => None,
+        };
+        // keepalived's SNI for a url: sni_name, else the url's virtualhost, else the checker's.
+        let server_name = match (tls, &u.virtualhost) {
+            (true, Some(v)) if h.enable_sni && h.sni_name.is_none() => Some(
+                super::http::handshake_name(true, None, Some(v), target.addr.ip()),
+            ),
+            _ => None,
+        };
         urls.push(UrlCheck {
             path: u.path.clone(),
             digest: u.digest.clone(),
             status: u.status_code.clone(),
             virtualhost: u.virtualhost.clone(),
             regex,
+            method: u.method.clone().unwrap_or_else(|| "GET".into()),
+            headers: u.headers.clone(),
+            authorization,
+            close_notify: tls && (h.tls_compliant || u.tls_compliant),
+            server_name,
         });
     }
     let tls = if tls {
+        let verify = match &h.tls_verify_ca {
+            Some(ca) => Some(Verify::load(ca, h.tls_verify_name.as_deref())?),
+            None => None,
+        };
         Some(
             super::http::tls_setup(
                 h.enable_sni,
                 h.sni_name.as_deref(),
                 virtualhost.as_deref(),
                 target.addr.ip(),
+                verify.as_ref(),
             )
             .map_err(|e| format!("TLS setup: {e}"))?,
         )

@@ -121,6 +121,14 @@ fn fingerprint(
         cfg.global.enable_script_security
     )
     .hash(&mut h);
+    // Debug shows a password as <redacted>: a changed one must still restart the checker.
+    if let crate::config::model::CheckKind::Http(k) | crate::config::model::CheckKind::Ssl(k) =
+        &c.kind
+    {
+        for u in &k.urls {
+            u.password.as_ref().map(|p| p.expose()).hash(&mut h);
+        }
+    }
     h.finish()
 }
 
@@ -497,7 +505,10 @@ impl Scheduler {
                         // Input::Due only answers Run: the probe starts here without asking.
                         match (&self.slots[id as usize].probe, &mut self.connects) {
                             (Probe::Tcp(t), Some(c)) => c.start(id, &t.target),
-                            (p, _) => running.push(p.launch(Timed(id))),
+                            (p, _) => {
+                                let step = self.slots[id as usize].core.step();
+                                running.push(p.launch(step, Timed(id)))
+                            }
                         }
                     }
                     if let Some(c) = &mut self.connects {
@@ -565,7 +576,10 @@ impl Scheduler {
         // Sent after the verdict's own events, so a follower never sees a server judged before
         // it sees the verdict (a first check that fails must not count as up meanwhile).
         let mut judged = None;
-        if slot.unjudged && !actions.iter().any(|a| matches!(a, Action::Retry { .. })) {
+        let verdict = !actions
+            .iter()
+            .any(|a| matches!(a, Action::Retry { .. } | Action::UrlPassed { .. }));
+        if slot.unjudged && verdict {
             slot.unjudged = false;
             let s = &mut self.servers[slot.server as usize];
             s.unjudged = s.unjudged.saturating_sub(1);
@@ -606,6 +620,12 @@ impl Scheduler {
                         timing.retry
                     )
                 }
+                Action::UrlPassed { next, of } => tracing::debug!(
+                    "{} of {}: url passed; url {} of {of} next",
+                    slot.kind,
+                    self.servers[slot.server as usize].name,
+                    next + 1
+                ),
                 Action::Weight(_) => {}
             }
             if matches!(a, Action::Changed { .. } | Action::Weight(_)) {

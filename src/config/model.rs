@@ -895,8 +895,54 @@ pub struct HttpCheck {
     pub fast_recovery: bool,
     pub enable_sni: bool,
     pub sni_name: Option<String>,
+    /// SSL_GET (keepalived 2.2.8): send close_notify before closing, for every url.
+    pub tls_compliant: bool,
+    /// SSL_GET, lvsd only: verify the server's certificate against these CAs (PEM file).
+    pub tls_verify_ca: Option<String>,
+    /// SSL_GET, lvsd only: the name the certificate must carry. Default: the handshake's name.
+    pub tls_verify_name: Option<String>,
     pub virtualhost: Option<String>,
     pub urls: Vec<Url>,
+}
+
+/// A value that must never be shown: `--dump-conf`, Debug output and the status dumps print
+/// `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Headers whose value is a credential.
+pub const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+fn headers_redacted<S: Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(h.len()))?;
+    for (name, value) in h {
+        let secret = SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+        seq.serialize_element(&(name, if secret { "<redacted>" } else { value }))?;
+    }
+    seq.end()
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -911,6 +957,17 @@ pub struct Url {
     pub regex_options: Vec<String>,
     pub regex_min_offset: Option<u32>,
     pub regex_max_offset: Option<u32>,
+    /// lvsd only: the request method. Default: GET.
+    pub method: Option<String>,
+    /// lvsd only: extra request headers, in the file's order (credentials among them redacted in
+    /// the JSON).
+    #[serde(serialize_with = "headers_redacted")]
+    pub headers: Vec<(String, String)>,
+    /// HTTP Basic credentials (keepalived pull request 2677's names, not in a keepalived release).
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// SSL_GET (keepalived 2.2.8): send close_notify before closing.
+    pub tls_compliant: bool,
     #[serde(skip)]
     pub span: Span,
 }

@@ -24,11 +24,7 @@ pub fn http_response(data: &[u8]) {
         chunk: usize::from(sel & 0x7f),
         tls_eof: sel & 0x80 != 0,
     };
-    let spec = GetSpec {
-        path: "/health",
-        virtualhost: None,
-        protocol: HttpProtocol::V11,
-    };
+    let spec = GetSpec::get("/health", None, HttpProtocol::V11);
     let Ok(fetched) = futures::executor::block_on(get_on(stream, "192.0.2.2", &spec)) else {
         return;
     };
@@ -43,11 +39,10 @@ fn urls() -> &'static [UrlCheck] {
     static URLS: OnceLock<Vec<UrlCheck>> = OnceLock::new();
     URLS.get_or_init(|| {
         let url = |digest: Option<&str>, regex: Option<BodyRegex>| UrlCheck {
-            path: "/health".into(),
             digest: digest.map(str::to_string),
             status: vec![(200, 200), (301, 302)],
-            virtualhost: None,
             regex,
+            ..UrlCheck::new("/health")
         };
         let re = BodyRegex::new("o+k", &["caseless".into()], false, Some(2), Some(64)).ok();
         vec![

@@ -130,32 +130,8 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
             continue;
         }
         match (kw, k) {
-            ("HTTP_GET" | "SSL_GET", "url") => {
-                if let Some(u) = url(ctx, n) {
-                    http.urls.push(u);
-                }
-            }
-            ("HTTP_GET" | "SSL_GET", "http_protocol") => {
-                if let Some(t) = ctx.one(n, "1.0, 1.0C or 1.1") {
-                    if matches!(t.text.as_str(), "1.0" | "1.0C" | "1.0c" | "1.1") {
-                        http.http_protocol = Some(t.text.clone());
-                    } else {
-                        ctx.err(
-                            t.span,
-                            format!(
-                                "'http_protocol': expected 1.0, 1.0C or 1.1, found '{}'",
-                                t.text
-                            ),
-                        );
-                    }
-                }
-            }
-            ("HTTP_GET" | "SSL_GET", "fast_recovery") => set(&mut http.fast_recovery, ctx.flag(n)),
-            ("SSL_GET", "enable_sni") => set(&mut http.enable_sni, ctx.flag(n)),
-            ("SSL_GET", "sni_name") => {
-                http.sni_name = ctx.string(n, "a server name");
-                http.enable_sni = true;
-            }
+            ("HTTP_GET" | "SSL_GET", _)
+                if super::http::keyword(ctx, n, kw == "SSL_GET", &mut http) => {}
             ("SMTP_CHECK", "helo_name") => helo_name = ctx.string(n, "a host name"),
             ("SMTP_CHECK", "host") => smtp_hosts.push(n),
             ("DNS_CHECK", "type") => {
@@ -219,6 +195,7 @@ pub fn checker(ctx: &mut Ctx, node: &Node, parent: &Inherit) -> Vec<Checker> {
                     format!("{kw}: expected at least one 'url {{ path ... }}' block (keepalived 2.2.7 crashes on a checker without one)"),
                 );
             }
+            super::http::settle(ctx, node, &http);
             http.virtualhost = inh.virtualhost.clone();
             if kw == "HTTP_GET" {
                 CheckKind::Http(Box::new(http))
@@ -343,109 +320,6 @@ fn resolve(c: &mut Checker, inh: &Inherit, kw: &str) {
     c.warmup = inh.warmup.unwrap_or(delay_loop);
     c.alpha = inh.alpha.unwrap_or(false);
     c.log_all_failures = inh.log_all_failures.unwrap_or(false);
-}
-
-fn url(ctx: &mut Ctx, node: &Node) -> Option<Url> {
-    let mut u = Url {
-        path: String::new(),
-        digest: None,
-        status_code: Vec::new(),
-        virtualhost: None,
-        regex: None,
-        regex_no_match: false,
-        regex_options: Vec::new(),
-        regex_min_offset: None,
-        regex_max_offset: None,
-        span: node.span(),
-    };
-    for n in ctx.block(node) {
-        match n.kw() {
-            "path" => set(&mut u.path, ctx.string(n, "a URL path such as /health")),
-            "digest" => {
-                if let Some(t) = ctx.one(n, "an MD5 digest (32 hex digits, as genhash prints)") {
-                    if t.text.len() == 32 && t.text.chars().all(|c| c.is_ascii_hexdigit()) {
-                        u.digest = Some(t.text.to_ascii_lowercase());
-                    } else {
-                        ctx.err(t.span, format!("'digest': expected 32 hex digits (an MD5 from genhash), found '{}'", t.text));
-                    }
-                }
-            }
-            "status_code" => {
-                if n.args.is_empty() {
-                    ctx.err(
-                        n.end_span(),
-                        "'status_code': expected codes or ranges such as 200 or 200-299",
-                    );
-                }
-                for t in &n.args {
-                    let parsed = match t.text.split_once('-') {
-                        Some((a, b)) => a.parse::<u16>().ok().zip(b.parse::<u16>().ok()),
-                        None => t.text.parse::<u16>().ok().map(|v| (v, v)),
-                    };
-                    match parsed {
-                        Some((a, b)) if (100..=599).contains(&a) && (100..=599).contains(&b) && a <= b => {
-                            u.status_code.push((a, b))
-                        }
-                        _ => ctx.err(t.span, format!("'status_code': expected a code 100-599 or a range like 200-299, found '{}'", t.text)),
-                    }
-                }
-            }
-            "virtualhost" => u.virtualhost = ctx.string(n, "a host name"),
-            "regex" => {
-                if let Some(t) = ctx.one(n, "a regular expression") {
-                    if let Err(e) = regex_syntax_check(&t.text) {
-                        ctx.err(t.span, format!("'regex': {e}"));
-                    } else {
-                        u.regex = Some(t.text.clone());
-                    }
-                }
-            }
-            "regex_no_match" => set(&mut u.regex_no_match, ctx.flag(n)),
-            "regex_options" => u.regex_options = n.args.iter().map(|t| t.text.clone()).collect(),
-            "regex_min_offset" => u.regex_min_offset = ctx.u32v(n, 0, u32::MAX),
-            "regex_max_offset" => u.regex_max_offset = ctx.u32v(n, 0, u32::MAX),
-            "regex_stack" => ctx.ignored(n),
-            _ => ctx.unknown(n, "url"),
-        }
-    }
-    if u.path.is_empty() {
-        ctx.warn(
-            node.span(),
-            "url: no 'path' line; the url is ignored, as keepalived does",
-        );
-        return None;
-    }
-    Some(u)
-}
-
-/// A light check that a regex is balanced; the HTTP checker compiles it for real.
-fn regex_syntax_check(re: &str) -> Result<(), String> {
-    let mut depth = 0i32;
-    let mut escaped = false;
-    let mut in_class = false;
-    for c in re.chars() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '[' if !in_class => in_class = true,
-            ']' if in_class => in_class = false,
-            '(' if !in_class => depth += 1,
-            ')' if !in_class => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err("unbalanced ')' in the regular expression".into());
-                }
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 || in_class {
-        return Err("unbalanced '(' or '[' in the regular expression".into());
-    }
-    Ok(())
 }
 
 /// keepalived's free hex format: `Ab12f 3 456` is AB 12 0F 03 45 06 (each word padded to whole bytes).

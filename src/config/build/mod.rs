@@ -3,6 +3,7 @@
 mod addr;
 mod check;
 mod global;
+mod http;
 mod lvs;
 mod lvsd_only;
 mod settle;
