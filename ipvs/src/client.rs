@@ -308,9 +308,13 @@ impl Client {
 
     /// Reads one datagram into `self.buf`; returns its length.
     fn recv(&mut self) -> Result<usize, Error> {
+        self.recv_with(libc::MSG_TRUNC)
+    }
+
+    fn recv_with(&mut self, flags: libc::c_int) -> Result<usize, Error> {
         loop {
             let mut slice = &mut self.buf[..];
-            match self.sock.recv(&mut slice, libc::MSG_TRUNC) {
+            match self.sock.recv(&mut slice, flags) {
                 Ok(n) if n > RECV_LEN => {
                     return Err(DecodeError::Netlink(format!(
                         "reply of {n} bytes truncated to {RECV_LEN}"
@@ -453,8 +457,34 @@ impl Client {
         self.simple(wire::new_daemon(d))
     }
 
+    /// Stops a sync daemon. A daemon stopped before its kernel thread first ran gets no answer at
+    /// all: kthread_stop returns -EINTR, and netlink sends no ack for -EINTR (seen in the kernel lab
+    /// for a stop right after a start: the daemon was gone, the ack never came). The kernel handles
+    /// a generic-netlink request inside the send, so an ack that is not queued when the send
+    /// returns never comes, and the daemon is stopped.
     pub fn del_daemon(&mut self, state: DaemonState) -> Result<(), Error> {
-        self.simple(Ok(wire::del_daemon(state)))
+        let req = wire::del_daemon(state);
+        let seq = self.next_seq();
+        self.send_all(&frame(self.family, seq, &req))?;
+        loop {
+            let n = match self.recv_with(libc::MSG_TRUNC | libc::MSG_DONTWAIT) {
+                Err(Error::NoReply(_)) => return Ok(()),
+                r => r?,
+            };
+            for r in replies(&self.buf[..n])? {
+                if let Reply::Ack { seq: s, errno } = r {
+                    if s == seq {
+                        return match errno {
+                            0 | libc::EINTR => Ok(()),
+                            errno => Err(Error::Kernel {
+                                target: req.target.clone(),
+                                errno,
+                            }),
+                        };
+                    }
+                }
+            }
+        }
     }
 
     /// Running sync daemons.

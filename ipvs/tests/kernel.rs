@@ -113,6 +113,16 @@ fn kernel_round_trip() {
         "{ds:?}"
     );
     c.del_daemon(DaemonState::Backup).unwrap();
+    // A daemon stopped right after its start, before its kernel thread ran, gets no netlink ack
+    // (-EINTR): the stop must still return, at once and Ok, and leave no daemon.
+    for st in [DaemonState::Backup, DaemonState::Master] {
+        for i in 0..20 {
+            c.new_daemon(&Daemon::new(st, "lo", 8)).unwrap();
+            c.del_daemon(st)
+                .unwrap_or_else(|e| panic!("{st:?} stop {i} right after its start: {e}"));
+            assert_eq!(c.daemons().unwrap(), [], "{st:?} stop {i} left a daemon");
+        }
+    }
 
     // Deleted destinations wait in the kernel's trash list, which every later add searches: the large
     // tables below are built without deleting anything in between, so the timings mean something.
