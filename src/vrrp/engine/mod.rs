@@ -214,7 +214,7 @@ pub async fn run(
 }
 
 async fn run_instances(
-    shared: std::sync::Arc<Config>,
+    mut shared: std::sync::Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
     links: Links,
@@ -227,12 +227,9 @@ async fn run_instances(
     } = links;
     // Only with both ends is there someone to fetch the table a preemption waits for.
     let news = news.filter(|_| caught_up.is_some());
-    let cfg = &*shared;
     // Without instances the engine waits; a reload that brings some starts it.
     let mut first_reload = None;
-    if cfg.vrrp_instances.is_empty() {
-        // What the static entries were last reloaded from, to log what a reload changes.
-        let mut idle_cfg = shared.clone();
+    if shared.vrrp_instances.is_empty() {
         info!("no vrrp_instance configured, VRRP engine idle");
         status::emit(status::Event::Ready(status::Engine::Vrrp));
         loop {
@@ -242,11 +239,13 @@ async fn run_instances(
                     break;
                 }
                 Some(Control::Reload(c)) => {
-                    for line in crate::vrrp::statics_plan::describe_changes(&idle_cfg, &c) {
+                    for line in crate::vrrp::statics_plan::describe_changes(&shared, &c) {
                         info!("reload: {line}");
                     }
                     statics.apply(&c).await;
-                    idle_cfg = c;
+                    // The engine starts from the newest file; the reload that brings
+                    // instances is planned against it.
+                    shared = c;
                     info!("reload: still no vrrp_instance");
                 }
                 Some(Control::Hold { reply, .. }) => {
@@ -256,6 +255,7 @@ async fn run_instances(
             }
         }
     }
+    let cfg = &*shared;
     let nl = Netlink::open()?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     // Processes are counted before the instances start, which begin with their verdicts.
