@@ -1,12 +1,14 @@
 //! keepalived 2.3 / 2.4 keywords at work between lvsd daemons in network namespaces:
 //! owner_ignore_adverts (two address owners both stay MASTER; the drop is logged once; a reload
 //! turning it off lets the lower address yield), no_virtual_ipaddress (VRRPv3 without any VIP
-//! elects) and vrrp_script intervals under a second. Needs root; skips otherwise.
+//! elects), vrrp_script intervals under a second, and a virtual address given twice, which lvsd
+//! advertises twice so that keepalived 2.2.7 with the same file accepts its adverts. Needs root;
+//! skips otherwise.
 
 #[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
 
-use common::netns::{can_run, Lab};
+use common::netns::{can_run, keepalived_available, Lab};
 use std::time::{Duration, Instant};
 
 const VIP: &str = "10.9.0.100";
@@ -110,4 +112,45 @@ fn vrrp_script_interval_and_timeout_take_milliseconds() {
             .count()
             >= 20
     });
+}
+
+#[test]
+fn a_vip_given_twice_is_advertised_twice_as_keepalived_2_2_7_expects() {
+    if !can_run() || !keepalived_available() {
+        return;
+    }
+    let twice = |priority: u8, vips: &str| {
+        format!("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 73\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n{vips} }}\n}}\n")
+    };
+    let dup = format!(" {VIP}/24\n {VIP}/24\n");
+    let mut lab = Lab::new(2);
+    let ka = lab.keepalived(1, &twice(100, &dup));
+    let l = lab.lvsd(0, &twice(150, &dup));
+    assert!(
+        lab.wait_holder(VIP, 0, Duration::from_secs(8)).is_some(),
+        "{}",
+        lab.all_logs()
+    );
+    // Past keepalived's master-down interval (3.6 s): it accepts lvsd's adverts and stays BACKUP.
+    lab.assert_stays(VIP, 0, Duration::from_secs(5));
+    // The other way (the address once in lvsd's adverts) keepalived 2.2.7 refuses them and takes
+    // the address too: why lvsd keeps the second one.
+    lab.signal(l, libc::SIGKILL);
+    lab.wait_exit(l);
+    lab.ip_in(
+        0,
+        &["addr", "flush", "dev", "eth0", "to", &format!("{VIP}/32")],
+    );
+    lab.lvsd(0, &twice(150, &format!(" {VIP}/24\n")));
+    wait_until(
+        "keepalived 2.2.7 refusing the shorter adverts",
+        &lab,
+        Duration::from_secs(12),
+        || lab.holders(VIP) == [0, 1],
+    );
+    assert!(
+        lab.log(ka).contains("unexpected ip number count"),
+        "{}",
+        lab.log(ka)
+    );
 }
