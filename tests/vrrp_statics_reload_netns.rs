@@ -1,6 +1,7 @@
 //! A reload (SIGHUP) applies static_ipaddress / static_routes / static_rules changes: entries gone
 //! are removed, new ones added, unchanged ones not touched (`ip monitor` sees no event for them),
-//! with and without vrrp_instances. vrrp_startup_delay only acts at start: a reload during the
+//! with and without vrrp_instances; `lvsd ctl reload --dry-run` names them and applies none.
+//! vrrp_startup_delay only acts at start: a reload during the
 //! delay adds its static entries at once, a stop ends the delay. Namespaces: needs root; skips
 //! with a printed reason otherwise.
 
@@ -101,7 +102,34 @@ fn reload_applies_static_changes(with_instance: bool) {
         });
     }
     let events = monitor(&mut lab, "monitor");
-    lab.reload(d, &format!("{}{tail}", statics(2)));
+    // `lvsd ctl reload --dry-run` names the changes and applies none.
+    let next = format!("{}{tail}", statics(2));
+    lab.write(&format!("lvsd{d}.conf"), &next);
+    let sock = lab.path(&format!("lvsd{d}.sock"));
+    wait_until("the control socket", &lab, Duration::from_secs(5), || {
+        sock.exists()
+    });
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["ctl", "-s"])
+        .arg(&sock)
+        .args(["reload", "--dry-run"])
+        .output()
+        .expect("lvsd ctl");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "static_ipaddress added 192.168.79.1/24 dev eth0, removed 192.168.78.1/24 dev eth0",
+        "static_routes added 10.79.0.0/16 via 192.168.79.254 dev eth0, removed 10.78.0.0/16 via 192.168.78.254 dev eth0",
+        "static_rules added from 10.79.1.0/24 table 100 pref 201, removed from 10.78.1.0/24 table 100 pref 201",
+    ] {
+        assert!(said.contains(line), "{line:?} missing:\n{said}");
+    }
+    assert_eq!(present(&lab), gen1, "a dry run changes nothing");
+    lab.reload(d, &next);
     let gen2 = (vec![77, 79], vec![77, 79], vec![77, 79]);
     wait_until(
         "the reloaded static entries",
