@@ -1,9 +1,8 @@
 //! A reload (SIGHUP) applies static_ipaddress / static_routes / static_rules changes: entries gone
 //! are removed, new ones added, unchanged ones not touched (`ip monitor` sees no event for them),
 //! with and without vrrp_instances; `lvsd ctl reload --dry-run` names them and applies none.
-//! vrrp_startup_delay only acts at start: a reload during the
-//! delay adds its static entries at once, a stop ends the delay. Namespaces: needs root; skips
-//! with a printed reason otherwise.
+//! vrrp_startup_delay only acts at start: a reload during the delay adds its static entries at
+//! once, a stop ends the delay. Namespaces: needs root; skips with a printed reason otherwise.
 
 #[allow(dead_code)] // helpers shared with the other namespace tests
 mod common;
