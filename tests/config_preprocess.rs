@@ -277,3 +277,42 @@ fn defaults_are_keepalived_defaults() {
     assert_eq!(chk.delay_before_retry.0.as_secs(), 1);
     assert_eq!(vs.real_servers[0].weight, 1);
 }
+
+/// `${_ENV NAME}` (keepalived 2.4.0) reads lvsd's own environment; an unset variable is replaced
+/// by nothing, as keepalived, with a warning at its place.
+#[test]
+fn env_variables_come_from_lvsds_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "vrrp_instance VI_1 {\n interface ${_ENV LVSD_T_IFACE}\n virtual_router_id 1\n priority 1${_ENV LVSD_T_UNSET}20\n virtual_ipaddress { 192.0.2.1 }\n}\n";
+    let p = write(dir.path(), "env.conf", text);
+    let run = |env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        c.args(["--dump-conf", "-f"]).arg(&p);
+        c.env_remove("LVSD_T_UNSET").env_remove("LVSD_T_IFACE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run lvsd")
+    };
+    let out = run(&[("LVSD_T_IFACE", "eth7")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let dump: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let vi = dump
+        .pointer("/vrrp_instances/0")
+        .or_else(|| dump.pointer("/model/vrrp_instances/0"))
+        .expect("an instance");
+    assert_eq!(vi["interface"], "eth7");
+    assert_eq!(vi["priority"], 120);
+    assert!(
+        err.contains(&format!(
+            "{}:4:12: warning: ${{_ENV LVSD_T_UNSET}}: the environment variable LVSD_T_UNSET is not set",
+            p.display()
+        )),
+        "{err}"
+    );
+    // Without the interface variable the line has no value: an error at that line.
+    let out = run(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":2:"));
+}

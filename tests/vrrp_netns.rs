@@ -272,8 +272,15 @@ fn strict_tutorial_pair_runs_unauthenticated_and_starts_backup_like_keepalived()
         return;
     }
     let mut lab = Lab::new(2);
-    let ka = lab.keepalived(1, &strict_tutorial("BACKUP", 90));
+    // lvsd first: both start BACKUP with down intervals 3.61 s (lvsd) and 3.65 s (keepalived), so
+    // a keepalived started first could time out first on a loaded machine and be MASTER briefly.
     let l = lab.lvsd(0, &strict_tutorial("MASTER", 100));
+    assert!(
+        lab.wait_log(l, "Entering BACKUP STATE", 1, Duration::from_secs(5)),
+        "{}",
+        lab.log(l)
+    );
+    let ka = lab.keepalived(1, &strict_tutorial("BACKUP", 90));
     assert!(
         lab.wait_holder(VIP, 0, v2_takeover_limit(100)).is_some(),
         "lvsd (100) becomes master; logs:\n{}",

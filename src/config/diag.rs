@@ -57,6 +57,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub span: Span,
     pub message: String,
+    /// The other place the message is about (the first of two duplicates), rendered after it.
+    pub also: Option<Span>,
 }
 
 /// A diagnostic rendered with its file name, ready to print.
@@ -77,7 +79,11 @@ impl fmt::Display for Rendered<'_> {
             self.sources.place(self.diag.span),
             kind,
             self.diag.message
-        )
+        )?;
+        match self.diag.also {
+            Some(first) => write!(f, " (first at {})", self.sources.place(first)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -102,6 +108,7 @@ impl Diags {
             severity: Severity::Error,
             span,
             message: message.into(),
+            also: None,
         });
     }
 
@@ -110,6 +117,17 @@ impl Diags {
             severity: Severity::Warning,
             span,
             message: message.into(),
+            also: None,
+        });
+    }
+
+    /// A warning at `span` about the same thing as at `first`; both places are rendered.
+    pub fn warn_also(&mut self, span: Span, first: Span, message: impl Into<String>) {
+        self.list.push(Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+            also: Some(first),
         });
     }
 

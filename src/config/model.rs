@@ -103,6 +103,8 @@ pub struct Global {
     pub vrrp_higher_prio_send_advert: Option<bool>,
     pub vrrp_check_unicast_src: bool,
     pub vrrp_skip_check_adv_addr: bool,
+    /// Default of owner_ignore_adverts for priority-255 instances (keepalived 2.3.3).
+    pub vrrp_owner_ignore_adverts: bool,
     pub vrrp_startup_delay: Timer,
     pub vrrp_notify_priority_changes: bool,
     pub vrrp_down_timer_adverts: u32,
@@ -174,6 +176,7 @@ impl Default for Global {
             vrrp_higher_prio_send_advert: None,
             vrrp_check_unicast_src: false,
             vrrp_skip_check_adv_addr: false,
+            vrrp_owner_ignore_adverts: false,
             vrrp_startup_delay: Timer::secs(0),
             vrrp_notify_priority_changes: false,
             vrrp_down_timer_adverts: 3,
@@ -631,6 +634,10 @@ pub struct VrrpInstance {
     pub strict_mode: bool,
     pub skip_check_adv_addr: bool,
     pub promote_secondaries: bool,
+    /// An instance without VIPs on purpose (keepalived 2.2.8): no warning, and VRRPv3 allowed.
+    pub no_virtual_ipaddress: bool,
+    /// The address owner drops the adverts it receives (keepalived 2.3.3; RFC 5798 6.4.3).
+    pub owner_ignore_adverts: bool,
     pub notify: Notify,
     pub smtp_alert: Option<bool>,
     pub debug: u8,

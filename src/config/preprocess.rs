@@ -128,6 +128,8 @@ pub struct Preprocessor<'a> {
     /// Canonical paths of the files being read, innermost last (include loops, `${_PWD}`).
     stack: Vec<PathBuf>,
     rng: u64,
+    /// `${_ENV NAME}` of a variable that is not set, to warn at its place.
+    unset_env: Option<String>,
 }
 
 impl<'a> Preprocessor<'a> {
@@ -145,6 +147,7 @@ impl<'a> Preprocessor<'a> {
             stack: Vec::new(),
             out,
             rng: seed | 1,
+            unset_env: None,
         }
     }
 
@@ -457,7 +460,14 @@ impl<'a> Preprocessor<'a> {
         while i < chars.len() {
             let c = chars[i];
             if c == '$' {
-                if let Some((value, used)) = self.lookup_at(&chars, i) {
+                let found = self.lookup_at(&chars, i);
+                if let Some(var) = self.unset_env.take() {
+                    self.diags.warn(
+                        piece.span(i),
+                        format!("${{_ENV {var}}}: the environment variable {var} is not set; replaced by nothing, as keepalived does"),
+                    );
+                }
+                if let Some((value, used)) = found {
                     let col = piece.cols.col(i);
                     changed = true;
                     match value {
@@ -543,6 +553,17 @@ impl<'a> Preprocessor<'a> {
             "_INSTANCE" => self.config_id.clone(),
             "_HASH" => "#".to_string(),
             "_BANG" => "!".to_string(),
+            // keepalived 2.4.0: the variable of lvsd's own environment (a reload sees the same).
+            "_ENV" => {
+                let var = words.next()?;
+                match std::env::var_os(var) {
+                    Some(v) => v.to_string_lossy().into_owned(),
+                    None => {
+                        self.unset_env = Some(var.to_string());
+                        String::new()
+                    }
+                }
+            }
             "_RANDOM" => {
                 let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
                 let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
@@ -834,6 +855,20 @@ mod tests {
     fn self_reference_is_an_error_not_a_hang() {
         let (_, d) = run("$A=$A x\n$A\n", "x");
         assert!(d.has_errors());
+    }
+
+    #[test]
+    fn env_values_and_unset_ones_warn() {
+        // A variable of the test's own name: no other test reads it.
+        std::env::set_var("LVSD_PP_TEST_PRIO", "143");
+        let (l, d) = run(
+            "priority ${_ENV LVSD_PP_TEST_PRIO}\nx ${_ENV LVSD_PP_TEST_UNSET}y ${_ENV}\n",
+            "x",
+        );
+        assert_eq!(l, vec!["priority 143", "x y ${_ENV}"]);
+        assert_eq!(d.list.len(), 1, "{:?}", d.list);
+        assert!(d.list[0].message.contains("LVSD_PP_TEST_UNSET is not set"));
+        assert_eq!((d.list[0].span.line, d.list[0].span.col), (2, 3));
     }
 
     #[test]

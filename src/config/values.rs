@@ -22,6 +22,11 @@ impl Ctx<'_> {
         self.diags.warn(span, msg);
     }
 
+    /// A warning at `span` naming `first`, the other place it is about.
+    pub fn warn_also(&mut self, span: Span, first: Span, msg: impl Into<String>) {
+        self.diags.warn_also(span, first, msg);
+    }
+
     pub fn unknown(&mut self, node: &Node, block: &str) {
         self.warn(
             node.span(),

@@ -19,6 +19,7 @@ pub mod rules;
 pub mod socket;
 pub mod state;
 pub mod statics;
+pub mod statics_plan;
 pub mod sync;
 pub mod timers;
 pub mod track;

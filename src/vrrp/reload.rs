@@ -143,6 +143,8 @@ pub struct Plan {
     pub notifier_changed: bool,
     /// global_defs settings that changed but only act at start.
     pub at_next_start: Vec<&'static str>,
+    /// static_ipaddress / static_routes / static_rules changes, one line per block.
+    pub statics: Vec<String>,
 }
 
 impl Plan {
@@ -175,6 +177,7 @@ impl Plan {
             groups_changed: groups_changed(old, new),
             notifier_changed: script_env(old) != script_env(new) || fifo(old) != fifo(new),
             at_next_start,
+            statics: super::statics_plan::describe_changes(old, new),
         }
     }
 
@@ -189,11 +192,12 @@ impl Plan {
             && self.groups_changed.is_empty()
             && !self.notifier_changed
             && self.at_next_start.is_empty()
+            && self.statics.is_empty()
     }
 
     /// One log line per instance or object that changes.
     pub fn describe(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.statics.clone();
         for n in &self.removed {
             out.push(format!("({n}) removed"));
         }

@@ -278,3 +278,30 @@ fn tracked_process_blocks_change_the_plan_untracked_ones_do_not() {
         1
     );
 }
+
+#[test]
+fn static_changes_are_planned_by_entry_and_leave_the_instances_alone() {
+    let base = vi("VI_1", 51, "");
+    let statics = |addr: &str, route: &str| {
+        format!("static_ipaddress {{\n 192.168.77.1/24 dev eth0\n {addr} dev eth0\n}}\nstatic_routes {{\n {route}\n}}\n")
+    };
+    let old = format!(
+        "{}{base}",
+        statics("192.168.78.1/24", "10.77.0.0/16 via 192.168.77.254")
+    );
+    let new = format!(
+        "{base}\n{}static_rules {{\n from 10.77.1.0/24 table 100\n}}\n",
+        statics("192.168.79.1/24", "10.77.0.0/16 via 192.168.77.254")
+    );
+    let p = plan(&old, &new);
+    assert!(!p.is_empty());
+    assert_eq!(*kept(&p, "VI_1"), InstancePlan::Keep);
+    assert_eq!(
+        p.describe(),
+        [
+            "static_ipaddress added 192.168.79.1/24 dev eth0, removed 192.168.78.1/24 dev eth0",
+            "static_rules added from 10.77.1.0/24 table 100",
+        ]
+    );
+    assert!(plan(&old, &old).is_empty());
+}

@@ -196,6 +196,7 @@ pub fn build(ctx: &mut Ctx, node: &Node, g: &mut Global) {
             "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = ctx.flag(n),
             "vrrp_check_unicast_src" => set(&mut g.vrrp_check_unicast_src, ctx.flag(n)),
             "vrrp_skip_check_adv_addr" => set(&mut g.vrrp_skip_check_adv_addr, ctx.flag(n)),
+            "vrrp_owner_ignore_adverts" => set(&mut g.vrrp_owner_ignore_adverts, ctx.flag(n)),
             "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, ctx.timer(n, 180.0)),
             "vrrp_notify_priority_changes" => set(&mut g.vrrp_notify_priority_changes, ctx.flag(n)),
             "vrrp_down_timer_adverts" => set(&mut g.vrrp_down_timer_adverts, ctx.u32v(n, 1, 100)),

@@ -2,6 +2,7 @@
 
 mod addr;
 mod check;
+mod dup;
 mod global;
 mod http;
 mod lvs;
@@ -174,6 +175,7 @@ fn finish_instance(ctx: &mut Ctx, d: vrrp::InstanceDraft, g: &Global) -> VrrpIns
         garp_lower_prio_repeat: d.garp_lower_prio_repeat,
         lower_prio_no_advert: d.lower_prio_no_advert,
         higher_prio_send_advert: d.higher_prio_send_advert,
+        owner_ignore_adverts: d.owner_ignore_adverts,
     };
     settle::vrrp_instance(ctx, &mut i, &given, g);
     let at = d.advert_span.unwrap_or(i.span);

@@ -18,6 +18,7 @@ pub struct Given<'a> {
     pub garp_lower_prio_repeat: Option<u32>,
     pub lower_prio_no_advert: Option<bool>,
     pub higher_prio_send_advert: Option<bool>,
+    pub owner_ignore_adverts: Option<bool>,
 }
 
 /// keepalived's default down_timer_adverts, the only value strict mode allows.
@@ -41,7 +42,18 @@ pub fn vrrp_instance(ctx: &mut Ctx, i: &mut VrrpInstance, given: &Given, g: &Glo
         );
         i.version = 3;
     }
-    if i.virtual_ipaddress.is_empty() {
+    if i.no_virtual_ipaddress && strict {
+        warn(
+            ctx,
+            at(&["no_virtual_ipaddress"]),
+            "no_virtual_ipaddress does not go with strict mode; ignored, as keepalived 2.2.8 and later do".into(),
+        );
+        i.no_virtual_ipaddress = false;
+    }
+    if i.virtual_ipaddress.is_empty() && i.no_virtual_ipaddress {
+        // Meant (addresses managed elsewhere, e.g. cloud floating IPs): VRRPv3 runs without any,
+        // against RFC 5798, as keepalived 2.2.8 and later allow.
+    } else if i.virtual_ipaddress.is_empty() {
         if i.version == 3 || strict {
             // keepalived stops with a configuration error here.
             ctx.err(
@@ -111,6 +123,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, i: &mut VrrpInstance, given: &Given, g: &Glo
         v.mac = None;
     }
 
+    i.owner_ignore_adverts = owner_ignore_adverts(ctx, i, given, g, &at);
     if owner(i) && i.nopreempt {
         warn(
             ctx,
@@ -484,5 +497,37 @@ pub fn real_servers(ctx: &mut Ctx, vs: &mut VirtualServer, spans: &KeywordSpans)
             ),
         );
         vs.hysteresis = now;
+    }
+}
+
+/// owner_ignore_adverts as keepalived 2.3.3 settles it: only for the address owner, on by default
+/// in strict mode (RFC 5798 6.4.3: the owner drops adverts), else vrrp_owner_ignore_adverts.
+/// keepalived also forces it on when an owner turns it off outside strict mode, with a message
+/// about strict mode; lvsd keeps the operator's "off" there.
+fn owner_ignore_adverts(
+    ctx: &mut Ctx,
+    i: &VrrpInstance,
+    given: &Given,
+    g: &Global,
+    at: &dyn Fn(&[&str]) -> Span,
+) -> bool {
+    let owner = i.priority == 255;
+    match given.owner_ignore_adverts {
+        Some(true) if !owner => {
+            ctx.warn(
+                at(&["owner_ignore_adverts"]),
+                format!("vrrp_instance {}: owner_ignore_adverts only applies to priority 255 (the address owner); ignored, as keepalived does", i.name),
+            );
+            false
+        }
+        Some(false) if owner && i.strict_mode => {
+            ctx.warn(
+                at(&["owner_ignore_adverts"]),
+                format!("vrrp_instance {}: strict mode: the address owner must ignore adverts (RFC 5798); owner_ignore_adverts is on, as keepalived does", i.name),
+            );
+            true
+        }
+        Some(v) => v,
+        None => owner && (i.strict_mode || g.vrrp_owner_ignore_adverts),
     }
 }

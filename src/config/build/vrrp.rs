@@ -1,12 +1,28 @@
 //! vrrp_script, track_file, vrrp_track_process, vrrp_sync_group and vrrp_instance.
 
 use super::addr;
+use super::dup;
 use super::global::set;
 use crate::config::diag::Span;
 use crate::config::model::*;
 use crate::config::tree::Node;
 use crate::config::values::Ctx;
 use std::net::IpAddr;
+
+/// vrrp_script interval / timeout: seconds to the millisecond, rounded as keepalived 2.3.2 and
+/// later read them (2.2.7 takes whole seconds only); 0 becomes 1 s with a warning, as keepalived.
+fn script_timer(ctx: &mut Ctx, n: &Node, script: &str) -> Option<Timer> {
+    let t = ctx.timer(n, 86400.0)?;
+    let ms = (t.0.as_micros() + 500) / 1000;
+    if ms == 0 {
+        ctx.warn(
+            n.args.first().map_or(n.span(), |a| a.span),
+            format!("vrrp_script {script}: {} must be more than 0; 1 second is used, as keepalived does", n.kw()),
+        );
+        return Some(Timer::secs(1));
+    }
+    Some(Timer(std::time::Duration::from_millis(ms as u64)))
+}
 
 fn name_arg(ctx: &mut Ctx, n: &Node, what: &str) -> String {
     match n.args.first() {
@@ -47,8 +63,8 @@ pub fn vrrp_script(ctx: &mut Ctx, node: &Node) -> VrrpScript {
                     have_script = true;
                 }
             }
-            "interval" => set(&mut s.interval, ctx.timer(n, 86400.0)),
-            "timeout" => s.timeout = ctx.timer(n, 86400.0),
+            "interval" => set(&mut s.interval, script_timer(ctx, n, &s.name)),
+            "timeout" => s.timeout = script_timer(ctx, n, &s.name),
             "weight" => {
                 if let Some(t) =
                     ctx.arg(n, 0, "a weight from -253 to 253, and optionally 'reverse'")
@@ -446,6 +462,7 @@ pub struct InstanceDraft {
     pub garp_master_refresh_repeat: Option<u32>,
     pub lower_prio_no_advert: Option<bool>,
     pub higher_prio_send_advert: Option<bool>,
+    pub owner_ignore_adverts: Option<bool>,
     pub strict_mode: Option<bool>,
     pub skip_check_adv_addr: Option<bool>,
     pub down_timer_adverts: Option<u32>,
@@ -562,6 +579,8 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             strict_mode: false,
             skip_check_adv_addr: false,
             promote_secondaries: false,
+            no_virtual_ipaddress: false,
+            owner_ignore_adverts: false,
             notify: Notify::default(),
             smtp_alert: None,
             debug: 0,
@@ -580,6 +599,7 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
         garp_master_refresh_repeat: None,
         lower_prio_no_advert: None,
         higher_prio_send_advert: None,
+        owner_ignore_adverts: None,
         strict_mode: None,
         skip_check_adv_addr: None,
         down_timer_adverts: None,
@@ -632,6 +652,13 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
                 // Several blocks add up, as in keepalived.
                 for a in addresses(ctx, n) {
                     if fam.fits(a.addr) {
+                        dup::vip(
+                            ctx,
+                            &i.name,
+                            &a,
+                            &i.virtual_ipaddress,
+                            &i.virtual_ipaddress_excluded,
+                        );
                         i.virtual_ipaddress.push(a);
                     } else {
                         ctx.warn(a.span, format!(
@@ -641,7 +668,19 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
                     }
                 }
             }
-            "virtual_ipaddress_excluded" => i.virtual_ipaddress_excluded.extend(addresses(ctx, n)),
+            "virtual_ipaddress_excluded" => {
+                for a in addresses(ctx, n) {
+                    if !dup::excluded(
+                        ctx,
+                        &i.name,
+                        &a,
+                        &i.virtual_ipaddress,
+                        &i.virtual_ipaddress_excluded,
+                    ) {
+                        i.virtual_ipaddress_excluded.push(a);
+                    }
+                }
+            }
             "virtual_routes" => {
                 i.virtual_routes = ctx
                     .block(n)
@@ -675,6 +714,9 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             }
             "unicast_peer" => {
                 for p in peers(ctx, n) {
+                    if dup::peer(ctx, &i.name, &p, &i.unicast_peer) {
+                        continue;
+                    }
                     if fam.fits(p.addr) {
                         i.unicast_peer.push(p);
                     } else {
@@ -737,6 +779,8 @@ pub fn vrrp_instance(ctx: &mut Ctx, node: &Node) -> InstanceDraft {
             "down_timer_adverts" => d.down_timer_adverts = ctx.u32v(n, 1, 100),
             "lower_prio_no_advert" => d.lower_prio_no_advert = ctx.flag(n),
             "higher_prio_send_advert" => d.higher_prio_send_advert = ctx.flag(n),
+            "owner_ignore_adverts" => d.owner_ignore_adverts = ctx.flag(n),
+            "no_virtual_ipaddress" => set(&mut i.no_virtual_ipaddress, ctx.flag(n)),
             "accept" => {
                 ctx.none(n);
                 i.accept = Some(true);

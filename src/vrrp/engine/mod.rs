@@ -9,6 +9,7 @@ mod reload;
 mod scripts;
 mod setup;
 mod shutdown;
+mod startup;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -178,6 +179,8 @@ struct Engine {
     /// The BGP announcer following our states.
     states: Option<mpsc::UnboundedSender<News>>,
     handovers: Vec<Handover>,
+    /// static_ipaddress / static_routes / static_rules in place; a reload applies their changes.
+    statics: crate::vrrp::statics::Statics,
 }
 
 struct RunningScript {
@@ -204,19 +207,18 @@ pub async fn run(
     release: bool,
     links: Links,
 ) -> Result<(), EngineError> {
-    let statics = crate::vrrp::statics::Statics::add(&shared).await;
-    let r = run_instances(shared, ctl, release, links).await;
-    if let Some(s) = statics {
-        s.remove().await;
-    }
+    let mut statics = crate::vrrp::statics::Statics::add(&shared).await;
+    let r = run_instances(shared, ctl, release, links, &mut statics).await;
+    statics.remove().await;
     r
 }
 
 async fn run_instances(
-    shared: std::sync::Arc<Config>,
+    mut shared: std::sync::Arc<Config>,
     mut ctl: mpsc::Receiver<Control>,
     release: bool,
     links: Links,
+    statics: &mut crate::vrrp::statics::Statics,
 ) -> Result<(), EngineError> {
     let Links {
         news,
@@ -225,10 +227,9 @@ async fn run_instances(
     } = links;
     // Only with both ends is there someone to fetch the table a preemption waits for.
     let news = news.filter(|_| caught_up.is_some());
-    let cfg = &*shared;
     // Without instances the engine waits; a reload that brings some starts it.
     let mut first_reload = None;
-    if cfg.vrrp_instances.is_empty() {
+    if shared.vrrp_instances.is_empty() {
         info!("no vrrp_instance configured, VRRP engine idle");
         status::emit(status::Event::Ready(status::Engine::Vrrp));
         loop {
@@ -237,7 +238,16 @@ async fn run_instances(
                     first_reload = Some(c);
                     break;
                 }
-                Some(Control::Reload(_)) => info!("reload: still no vrrp_instance"),
+                Some(Control::Reload(c)) => {
+                    for line in crate::vrrp::statics_plan::describe_changes(&shared, &c) {
+                        info!("reload: {line}");
+                    }
+                    statics.apply(&c).await;
+                    // The engine starts from the newest file; the reload that brings
+                    // instances is planned against it.
+                    shared = c;
+                    info!("reload: still no vrrp_instance");
+                }
                 Some(Control::Hold { reply, .. }) => {
                     let _ = reply.send(Err("no vrrp_instance is configured".into()));
                 }
@@ -245,6 +255,7 @@ async fn run_instances(
             }
         }
     }
+    let cfg = &*shared;
     let nl = Netlink::open()?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     // Processes are counted before the instances start, which begin with their verdicts.
@@ -304,54 +315,63 @@ async fn run_instances(
         news,
         states,
         handovers: Vec::new(),
+        statics: std::mem::take(statics),
     };
     eng.rebuild_groups(Vec::new());
     for name in crate::vrrp::reload::tracked_scripts(cfg) {
         eng.start_script(&name);
     }
 
-    if first_reload.is_none() && !cfg.global.vrrp_startup_delay.0.is_zero() {
-        info!(
-            "delaying VRRP start by {:?}",
-            cfg.global.vrrp_startup_delay.0
-        );
-        tokio::time::sleep(cfg.global.vrrp_startup_delay.0).await;
+    // A reload that found the engine idle starts the instances at once, as keepalived (whose
+    // vrrp_startup_delay only acts when it starts).
+    let from_idle = first_reload.is_some();
+    let mut pending = first_reload;
+    let mut stopping = false;
+    let delay = cfg.global.vrrp_startup_delay.0;
+    if !from_idle && !delay.is_zero() {
+        match eng.startup_delay(&mut ctl, delay).await {
+            startup::Waited::Start(p) => pending = p,
+            startup::Waited::Stop => stopping = true,
+        }
     }
-    for i in 0..eng.slots.len() {
-        eng.start_slot(i).await;
-    }
-    match first_reload {
-        Some(c) => eng.reload(c).await,
-        None => status::emit(status::Event::Ready(status::Engine::Vrrp)),
-    }
-
-    loop {
-        let deadline = eng
-            .slots
-            .iter()
-            .filter_map(|s| s.vi.next_deadline())
-            .chain(eng.handovers.iter().map(|h| h.deadline))
-            .min()
-            .map(Instant::from_std);
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            c = ctl.recv() => match c {
-                Some(Control::Reload(new)) => eng.reload(new).await,
-                Some(Control::Hold { instance, hold, force, reply }) => eng.hold(instance, hold, force, reply).await,
-                Some(Control::Stop) | None => break,
-            },
-            Some(ev) = ev_rx.recv() => eng.on_event(ev).await,
-            Some(_) = async { match caught_up.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                for i in 0..eng.slots.len() {
-                    eng.feed(i, Input::CaughtUp).await;
+    if !stopping {
+        for i in 0..eng.slots.len() {
+            eng.start_slot(i).await;
+        }
+        if !from_idle {
+            status::emit(status::Event::Ready(status::Engine::Vrrp));
+        }
+        if let Some(c) = pending {
+            eng.reload(c).await;
+        }
+        loop {
+            let deadline = eng
+                .slots
+                .iter()
+                .filter_map(|s| s.vi.next_deadline())
+                .chain(eng.handovers.iter().map(|h| h.deadline))
+                .min()
+                .map(Instant::from_std);
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
                 }
+            };
+            tokio::select! {
+                c = ctl.recv() => match c {
+                    Some(Control::Reload(new)) => eng.reload(new).await,
+                    Some(Control::Hold { instance, hold, force, reply }) => eng.hold(instance, hold, force, reply).await,
+                    Some(Control::Stop) | None => break,
+                },
+                Some(ev) = ev_rx.recv() => eng.on_event(ev).await,
+                Some(_) = async { match caught_up.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    for i in 0..eng.slots.len() {
+                        eng.feed(i, Input::CaughtUp).await;
+                    }
+                }
+                _ = sleep => eng.on_timers().await,
             }
-            _ = sleep => eng.on_timers().await,
         }
     }
     for s in eng.scripts.values_mut() {
@@ -365,6 +385,7 @@ async fn run_instances(
     eng.shutdown(release).await;
     eng.log_reject_totals();
     eng.notifier.drain(Duration::from_secs(5)).await;
+    *statics = std::mem::take(&mut eng.statics);
     Ok(())
 }
 
@@ -509,7 +530,7 @@ impl Engine {
                     .collect();
                 self.rx_src = Some(rx.src);
                 for i in targets {
-                    if !self.accepts_source(i, rx.src) {
+                    if !self.accepts_source(i, rx.src) || self.owner_ignores(i, rx.src) {
                         continue;
                     }
                     let heard = self.slots[i].vi.last_master();
@@ -584,6 +605,20 @@ impl Engine {
         let why = format!("discarded advert from {src}: not a unicast_peer");
         self.log_reject(&name, "UnicastSrcNotPeer", src, &why);
         false
+    }
+
+    /// owner_ignore_adverts: an instance at priority 255 drops every advert (RFC 5798 6.4.3), so
+    /// a second owner on the link cannot make it BACKUP.
+    fn owner_ignores(&mut self, i: usize, src: IpAddr) -> bool {
+        let s = &self.slots[i];
+        if !s.cfg.owner_ignore_adverts || s.vi.priority() != 255 {
+            return false;
+        }
+        let name = s.vi.name().to_string();
+        let why =
+            format!("dropped advert from {src}: we are the address owner (owner_ignore_adverts)");
+        self.log_reject(&name, "OwnerIgnoreAdverts", src, &why);
+        true
     }
 
     async fn tracked(&mut self, kind: Kind, name: &str, up: bool) {

@@ -34,6 +34,8 @@ struct Resolved {
 impl Engine {
     pub(super) async fn reload(&mut self, new: std::sync::Arc<Config>) {
         let plan = Plan::new(&self.cfg, &new);
+        // Before the instances: their routes may go via a static address.
+        self.statics.apply(&new).await;
         if plan.is_empty() {
             info!("reload: VRRP configuration unchanged");
             self.cfg = new;
@@ -43,7 +45,7 @@ impl Engine {
             info!("reload: {line}");
         }
         for k in &plan.at_next_start {
-            warn!("reload: global_defs {k} changed; it only acts when lvsd starts (restart lvsd to apply it)");
+            warn!("reload: global_defs {k} changed; as in keepalived it only acts when lvsd starts (the new value applies at the next start)");
         }
         self.cfg = new;
         self.check_unicast_src = self.cfg.global.vrrp_check_unicast_src;
