@@ -236,7 +236,8 @@ pub fn forward_flags(f: &Forward) -> u32 {
 /// The sync entries that give another kernel with the same `table` the connections and
 /// templates of `conns`: each is matched to its service (by address, else the fwmark service
 /// holding its real server) and real server; entries of services or real servers not in `table`,
-/// and SCTP ones (whose state numbers differ between kernels), are left out. Connections get
+/// SCTP ones (whose state numbers differ between kernels) and those mixing address families are
+/// left out. Connections get
 /// timeout 0, so the receiving kernel uses its own timeout for the state; templates get their
 /// service's persistence timeout.
 pub fn sync_entries(conns: &[Conn], table: &Table) -> Vec<SyncConn> {
@@ -244,6 +245,13 @@ pub fn sync_entries(conns: &[Conn], table: &Table) -> Vec<SyncConn> {
 }
 
 fn sync_entry(c: &Conn, table: &Table) -> Option<SyncConn> {
+    // A version 1 entry has one family for its three addresses: a connection of an IPv4 service
+    // to an IPv6 real server (tunnels may mix them) cannot be sent, and the kernel does not
+    // sync one either.
+    let family = Family::of(&c.client);
+    if Family::of(&c.vaddr) != family || Family::of(&c.daddr) != family {
+        return None;
+    }
     let state = c.state_number()?;
     let dkey = DestKey {
         addr: c.daddr,
@@ -627,6 +635,30 @@ TCP 2001:0db8:0000:0000:0000:0000:0000:0005 C350 2001:0db8:0000:0000:0000:0000:0
         );
         assert_eq!((e[2].fwmark, e[2].timeout, e[2].protocol), (1, 120, 0));
         assert_eq!((e[3].fwmark, e[3].vport), (1, 443));
+    }
+
+    /// Found by fuzzing: a listed connection whose client is IPv4 but whose service and real
+    /// server are IPv6 was encoded as an IPv4 entry that cannot hold their addresses, and the
+    /// message did not decode. The kernel's own listing never mixes them; the text is outside
+    /// input all the same.
+    #[test]
+    fn a_connection_mixing_address_families_is_left_out() {
+        let mut c = parse_conns(LISTING).unwrap()[0].clone();
+        c.vaddr = "2001:db8::100".parse().unwrap();
+        c.daddr = "2001:db8:1::2".parse().unwrap();
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: c.vaddr,
+            port: c.vport,
+        };
+        let mut t = Table::new();
+        t.insert_service(crate::Service::new(key, "rr"));
+        t.insert_dest(
+            &key,
+            crate::Destination::new(c.daddr, c.dport, Forward::Masq),
+        )
+        .unwrap();
+        assert_eq!(sync_entries(&[c], &t), []);
     }
 
     #[test]
