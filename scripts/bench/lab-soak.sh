@@ -57,42 +57,12 @@ conf 150 9650 0 >"$w/a.conf"; conf 100 9651 0 >"$w/b.conf"
 ip netns exec sb "$lvsd" -f "$w/b.conf" -G -p "$w/b.pid" --state-file "$w/b.state" >"$out/soak-b.log" 2>&1 &
 ip netns exec sa "$lvsd" -f "$w/a.conf" -G -p "$w/a.pid" --state-file "$w/a.state" >"$out/soak-a.log" 2>&1 &
 apid=$!
-sleep 8
-ctl() { ip netns exec sa "$lvsd" ctl -s "$w/a.sock" "$@" >/dev/null 2>&1; }
-metric() { # ns port name
-	ip netns exec "$1" python3 -c "import urllib.request; t=urllib.request.urlopen('http://127.0.0.1:$2/metrics', timeout=2).read().decode()
-print(sum(float(l.split()[-1]) for l in t.splitlines() if l.startswith('$3')))" 2>/dev/null
-}
-hz=$(getconf CLK_TCK)
-echo "t,rss_kib,fds,threads,cpu_s,ipvs_dests" >"$out/soak.csv"
-t0=$(date +%s); flaps=0; flap_misses=0; reloads=0; handovers=0; down=""
-sent0=$(metric sa 9650 lvsd_vrrp_adverts_sent_total); rcvd0=$(metric sb 9651 lvsd_vrrp_adverts_received_total)
-while [ $(($(date +%s) - t0)) -lt $((MIN * 60)) ]; do
-	s=$(($(date +%s) - t0))
-	rss=$(awk '/VmRSS/ {print $2}' /proc/$apid/status)
-	fds=$(ls /proc/$apid/fd | wc -l)
-	thr=$(ls /proc/$apid/task | wc -l)
-	cpu=$(awk -v hz="$hz" '{print ($14 + $15) / hz}' /proc/$apid/stat)
-	dests=$(ip netns exec sa ipvsadm -Ln | grep -c -- '->.*10.50.0.10')
-	echo "$s,$rss,$fds,$thr,$cpu,$dests" >>"$out/soak.csv"
-	metric sa 9650 lvsd_reloads_total >/dev/null
-	if [ $((s % 3)) = 0 ]; then # flap: one listener down, or the one down back up
-		if [ -z "$down" ]; then
-			i=$((RANDOM % 20 + 1)); eval "kill \$L$i"; down=$i; want=$((dests - 1))
-		else
-			ip netns exec sr socat TCP-LISTEN:$((9000 + down)),bind=10.50.0.10,fork,reuseaddr OPEN:/dev/null &
-			eval "L$down=$!"; down=""; want=20
-		fi
-		flaps=$((flaps + 1))
-		ok=0
-		for _ in $(seq 50); do [ "$(ip netns exec sa ipvsadm -Ln | grep -c -- '->.*10.50.0.10')" = "$want" ] && { ok=1; break; }; sleep 0.1; done
-		[ $ok = 1 ] || flap_misses=$((flap_misses + 1))
-	fi
-	if [ $((s % 10)) = 5 ]; then conf 150 9650 "$s" >"$w/a.conf"; kill -HUP $apid; reloads=$((reloads + 1)); fi
-	if [ $((s % 60)) = 30 ]; then ctl vrrp VI_1 backup && handovers=$((handovers + 1)); fi
-	if [ $((s % 60)) = 45 ]; then ctl vrrp VI_1 resume; fi
-	sleep 1
+# Wait until A is master and IPVS has every real server before the churn starts.
+for _ in $(seq 600); do
+	[ "$(ip netns exec sa ipvsadm -Ln 2>/dev/null | grep -c -- '->.*10.50.0.10')" = 20 ] &&
+		ip -n sa addr show e0 | grep -q 10.50.0.100 && break
+	sleep 0.1
 done
-sent=$(metric sa 9650 lvsd_vrrp_adverts_sent_total); rcvd=$(metric sb 9651 lvsd_vrrp_adverts_received_total)
-echo "flaps=$flaps flap_misses=$flap_misses reloads=$reloads handovers=$handovers adverts_sent_by_a=$(echo "$sent - $sent0" | bc) adverts_received_by_b=$(echo "$rcvd - $rcvd0" | bc)" >"$out/soak.summary"
-cat "$out/soak.summary"
+SOAK_APID=$apid SOAK_OUT=$out SOAK_WORK=$w SOAK_LVSD=$lvsd SOAK_MIN=$MIN \
+	SOAK_LISTENERS="$(for i in $(seq 20); do eval "echo -n \"\$L$i \""; done)" \
+	ip netns exec sa /usr/bin/python3 "$(dirname "$0")/soak_driver.py"

@@ -10,13 +10,13 @@ target=${CARGO_TARGET_DIR:-$root/target}
 out=${SOAK_OUT:-$PWD/soak-out}
 min=${LAB_SOAK_MIN:-30}
 mkdir -p "$out"
-python3 -c 'import matplotlib' 2>/dev/null || {
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib >/dev/null
 }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin lvsd
 LVSD_BIN="$target/release/lvsd" LAB_SOAK_MIN=$min KERNEL_LAB_OUT="$out" KERNEL_LAB_QUIET=1 \
 	KERNEL_LAB_TIMEOUT=$((min * 60 + 900)) "$root/scripts/kernel-lab" run "$root/scripts/bench/lab-soak.sh"
-python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" <<'PY'
 import csv, sys
 import matplotlib
 matplotlib.use("Agg")
