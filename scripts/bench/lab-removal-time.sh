@@ -1,7 +1,9 @@
 #!/bin/bash
 # Kernel lab (guest side) for scripts/bench/removal-time.sh: a real server's listener stops; time until
 # its destination leaves `ipvsadm -Ln`, for lvsd and keepalived 2.2.7 on the same config (each in a
-# fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle. Polls every 20 ms.
+# fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle. Polls the namespace's
+# /proc/net/ip_vs every 10 ms with shell builtins only: an ipvsadm run per poll took tens of ms under
+# emulation and made the times it measured depend on the load of the machine.
 set -eu
 lvsd=${LVSD_BIN:?}
 N=${LAB_TRIALS:-20}
@@ -33,7 +35,15 @@ virtual_server 10.70.0.100 80 {
     }
 }
 EOC
-present() { ip netns exec "$ns" ipvsadm -Ln -t 10.70.0.100:80 2>/dev/null | grep -q "10.70.0.2:8080 "; }
+# 10.70.0.2:8080 as /proc/net/ip_vs writes it; read through the daemon's /proc/PID/net (its namespace).
+present() {
+	local l
+	while read -r l; do [[ $l == "-> 0A460002:1F90 "* ]] && return 0; done <"/proc/$dpid/net/ip_vs"
+	return 1
+}
+# A 10 ms pause without a process: a read that times out on a pipe nobody writes to.
+exec {napfd}< <(sleep 100000)
+nap() { read -r -t 0.01 -u "$napfd" _ || true; }
 listen() { ip netns exec "$ns-rs" socat -u TCP-LISTEN:"$1",bind=10.70.0.2,fork,reuseaddr OPEN:/dev/null & LIS=$!; }
 
 run() { # label daemon -> prints one row
@@ -49,21 +59,26 @@ run() { # label daemon -> prints one row
 	else
 		ip netns exec "$ns" keepalived -n -l -C -f "$w/lb.conf" -p "$w/k.pid" -c "$w/c.pid" >"$w/k.log" 2>&1 &
 	fi
+	dpid=$!
 	local t times="" i
 	for t in $(seq "$N"); do
 		listen 8080
-		for i in $(seq 500); do present && break; sleep 0.02; done
+		for i in $(seq 1000); do present && break; nap; done
 		# A random phase of the check cycle (DL is 1 s).
 		sleep "0.$((RANDOM % 90 + 10))"
-		kill "$LIS"; t0=$(date +%s.%N)
-		for i in $(seq 1000); do present || break; sleep 0.02; done
-		times="$times $(echo "$(date +%s.%N) - $t0" | bc)"
+		t0=$EPOCHREALTIME; kill "$LIS"
+		for i in $(seq 2000); do present || break; nap; done
+		t1=$EPOCHREALTIME
+		times="$times $(echo "$t1 - $t0" | bc)"
+		# Kill and removal times beside the daemon's log, to see where the time went.
+		[ -n "${LAB_OUT:-}" ] && echo "$(date -u -d "@$t0" +%T.%N) $(date -u -d "@$t1" +%T.%N)" >>"$LAB_OUT/$2-trials.txt"
 		{ wait "$LIS"; } 2>/dev/null || true
 	done
 	echo "$times" | tr ' ' '\n' | grep . | sort -n | awk -v l="$1" -v b="$bound" '
 		{ v[NR] = $1 }
 		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		      printf "%-24s %8.2f %8.2f %8.2f %10d %8d\n", l, m, v[1], v[NR], b, NR }'
+	[ -n "${LAB_OUT:-}" ] && cp "$w/${2:0:1}.log" "$LAB_OUT/$2-removal.log"
 	cleanup
 	rm -f "$w"/*.pid
 }
