@@ -315,8 +315,16 @@ impl probe::Launch for Timed {
 }
 
 /// How late a check may start, or a connect's timeout be seen, so that checks due close together
-/// share a wake-up. Small beside any delay_loop, connect_timeout or delay_before_retry.
-const SLACK: Duration = Duration::from_millis(10);
+/// share a wake-up: up to MAX_SLACK, reached at FULL_SLACK_RATE checks a second and shrinking with
+/// the rate (a few checkers wake for each check: their wake-ups cost nothing worth saving, and a
+/// check on time sees a failure soonest). Small beside any delay_loop or connect_timeout.
+const MAX_SLACK: Duration = Duration::from_millis(50);
+const FULL_SLACK_RATE: f64 = 500.0;
+
+/// The slack for checkers running at `rate` checks a second (each one per delay_loop).
+fn slack_for(rate: f64) -> Duration {
+    MAX_SLACK.mul_f64((rate / FULL_SLACK_RATE).clamp(0.0, 1.0))
+}
 
 /// How often the probe durations go to the status task (for /metrics): often enough for a scrape,
 /// rarely enough to cost nothing next to 10,000 checks a second.
@@ -331,6 +339,8 @@ struct Scheduler {
     queue: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Probe durations by checker type since start.
     latency: BTreeMap<&'static str, Histogram>,
+    /// See `slack_for`.
+    slack: Duration,
 }
 
 impl Scheduler {
@@ -344,6 +354,7 @@ impl Scheduler {
             servers: Vec::with_capacity(planned.len()),
             queue: BinaryHeap::new(),
             latency: std::mem::take(&mut carried.latency),
+            slack: Duration::ZERO,
         };
         for rs in planned {
             let server = sched.servers.len() as u32;
@@ -410,6 +421,12 @@ impl Scheduler {
             });
         }
         sched.slots.shrink_to_fit();
+        let rate: f64 = sched
+            .slots
+            .iter()
+            .map(|s| 1.0 / s.core.timing().delay_loop.as_secs_f64().max(0.001))
+            .sum();
+        sched.slack = slack_for(rate);
         if sched.slots.iter().any(|s| matches!(s.probe, Probe::Tcp(_))) {
             match Connects::new() {
                 Ok(c) => sched.connects = Some(c),
@@ -480,15 +497,16 @@ impl Scheduler {
                     return;
                 }
             }
-            // One wake-up serves every check due within SLACK of the first: each wake-up costs
-            // the runtime's epoll_wait, its timer's re-arm and a loop turn, more than a probe's
-            // bookkeeping at 500 checks a second. A retry is not delayed: its result may take the
-            // real server out.
+            // One wake-up serves every check due within the slack of the first: under load a
+            // wake-up (the runtime's epoll_wait, the timer's re-arm, the scheduler, the local
+            // server's wake-up for a burst rather than each connection) costs more than the
+            // checks' own bookkeeping. A retry is not delayed: its result may take the server out.
+            let slack = self.slack;
             let first = self.queue.peek().map(|&Reverse((at, id))| {
                 if self.slots[id as usize].core.retrying() {
                     at
                 } else {
-                    at + SLACK
+                    at + slack
                 }
             });
             let next = [
@@ -496,7 +514,7 @@ impl Scheduler {
                 self.connects
                     .as_mut()
                     .and_then(Connects::next_deadline)
-                    .map(|at| at + SLACK),
+                    .map(|at| at + slack),
             ]
             .into_iter()
             .flatten()
@@ -665,5 +683,21 @@ fn event(s: &Server, e: RsEvent, initial: bool) -> CheckEvent {
         rs: s.rs,
         kind,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slack_grows_with_the_check_rate() {
+        assert!(
+            slack_for(2.0) <= Duration::from_micros(200),
+            "two checks a second wake for each"
+        );
+        assert_eq!(slack_for(250.0), Duration::from_millis(25));
+        assert_eq!(slack_for(500.0), MAX_SLACK);
+        assert_eq!(slack_for(10_000.0), MAX_SLACK);
     }
 }
