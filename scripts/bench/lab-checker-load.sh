@@ -52,6 +52,10 @@ run() { # row label daemon conf port mode checkers
 		pid=$(cat "$w/c.pid")
 	fi
 	sleep "$WARM"
+	if [ ! -e "/proc/$pid" ]; then
+		printf '%-44s %s\n' "$2, $6" "exited; its log:"; tail -5 "$w/$2.log"
+		cleanup; rm -f "$w"/*.pid; return 0
+	fi
 	local c0 o0 c1 o1 t0 t1 up
 	t0=$(date +%s.%N); c0=$(cpu "$pid"); o0=$(checks "$5")
 	sleep "$WIN"
