@@ -45,7 +45,8 @@ for v in range(a.vs):
         elif a.check == "HTTP_GET":
             out.append("        HTTP_GET { url { path / status_code 200 } connect_timeout 3 }")
         elif a.check == "MISC_CHECK":
-            out.append(f'        MISC_CHECK {{ misc_path "{a.misc_path}" misc_timeout 10 }}')
+            # One keyword a line: words after misc_path's on its line would be its user and group.
+            out += ["        MISC_CHECK {", f'            misc_path "{a.misc_path}"', "            misc_timeout 10", "        }"]
         out.append("    }")
     out.append("}")
 print("\n".join(out))

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Kernel lab (guest side) for scripts/bench/removal-time.sh: a real server's listener stops; time until
 # its destination leaves `ipvsadm -Ln`, for lvsd and keepalived 2.2.7 on the same config (each in a
-# fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle. Polls the namespace's
-# /proc/net/ip_vs every 10 ms with shell builtins only: an ipvsadm run per poll took tens of ms under
-# emulation and made the times it measured depend on the load of the machine. LAB_SEED picks the
-# phases, the same for both daemons.
+# fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle, then right after a
+# check. Polls the namespace's /proc/net/ip_vs every 10 ms with shell builtins only: an ipvsadm run
+# per poll took tens of ms under emulation and made the times it measured depend on the load of the
+# machine. LAB_SEED picks the phases, the same for both daemons.
 set -eu
 lvsd=${LVSD_BIN:?}
 N=${LAB_TRIALS:-20}
@@ -46,6 +46,23 @@ present() {
 mkfifo "$w/nap"; exec {napfd}<>"$w/nap"
 nap() { read -r -t 0.01 -u "$napfd" _ || true; }
 listen() { ip netns exec "$ns-rs" socat -u TCP-LISTEN:"$1",bind=10.70.0.2,fork,reuseaddr OPEN:/dev/null & LIS=$!; }
+# The listener of the "after a check" mode: on SIGUSR1 it closes right after the next connection
+# it accepts (a check), writing when (time.time(), the clock of EPOCHREALTIME) to $w/t0.
+listen_once() {
+	ip netns exec "$ns-rs" python3 -c '
+import signal, socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.70.0.2", 8080)); s.listen(128)
+armed = []
+signal.signal(signal.SIGUSR1, lambda *_: armed.append(1))
+while True:
+    c, _ = s.accept()
+    if armed:
+        t = time.time(); s.close(); c.close()
+        open(sys.argv[1], "w").write("%.6f" % t); sys.exit(0)
+    c.close()
+' "$w/t0" & LIS=$!
+}
 
 run() { # label daemon -> prints one row
 	ns=brm-$$; ip netns add "$ns"; ip netns add "$ns-rs"
@@ -66,29 +83,45 @@ run() { # label daemon -> prints one row
 	# the draw (the median of 20 uniform phases alone varies by about 0.1 s).
 	RANDOM=${LAB_SEED:-16}
 	for t in $(seq "$N"); do
-		listen 8080
+		if [ "$MODE" = after-check ]; then listen_once; else listen 8080; fi
 		for i in $(seq 1000); do present && break; nap; done
 		# A random phase of the check cycle (DL is 1 s).
 		sleep "0.$((RANDOM % 90 + 10))"
-		t0=$EPOCHREALTIME; kill "$LIS"
+		if [ "$MODE" = after-check ]; then
+			rm -f "$w/t0"; kill -USR1 "$LIS"
+			wait "$LIS" 2>/dev/null || true
+			t0=$(<"$w/t0")
+		else
+			t0=$EPOCHREALTIME; kill "$LIS"
+		fi
 		for i in $(seq 2000); do present || break; nap; done
 		t1=$EPOCHREALTIME
 		times="$times $(echo "$t1 - $t0" | bc)"
 		# Kill and removal times beside the daemon's log, to see where the time went.
-		[ -n "${LAB_OUT:-}" ] && echo "$(date -u -d "@$t0" +%T.%N) $(date -u -d "@$t1" +%T.%N)" >>"$LAB_OUT/$2-trials.txt"
+		[ -n "${LAB_OUT:-}" ] && echo "$(date -u -d "@$t0" +%T.%N) $(date -u -d "@$t1" +%T.%N)" >>"$LAB_OUT/$2-$MODE-trials.txt"
 		{ wait "$LIS"; } 2>/dev/null || true
 	done
 	echo "$times" | tr ' ' '\n' | grep . | sort -n | awk -v l="$1" -v b="$bound" '
 		{ v[NR] = $1 }
 		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		      printf "%-24s %8.2f %8.2f %8.2f %10d %8d\n", l, m, v[1], v[NR], b, NR }'
-	[ -n "${LAB_OUT:-}" ] && cp "$w/${2:0:1}.log" "$LAB_OUT/$2-removal.log"
+	[ -n "${LAB_OUT:-}" ] && cp "$w/${2:0:1}.log" "$LAB_OUT/$2-$MODE-removal.log"
 	cleanup
 	rm -f "$w"/*.pid
 }
 
 printf '\nTime from a real server failure (listener stopped) to its removal from IPVS, kernel %s under qemu (TCG)\n' "$(uname -r)"
 printf 'delay_loop %s, connect_timeout %s, retry %s, delay_before_retry %s: bound delay_loop + retry x (connect_timeout + delay_before_retry) = %s s\n\n' "$DL" "$CT" "$RETRY" "$DBR" "$bound"
+printf 'Stopped at a random phase of the check cycle:\n'
 printf '%-24s %8s %8s %8s %10s %8s\n' "" "median s" "min s" "max s" "bound s" "trials"
+MODE=random
+run lvsd lvsd
+run "keepalived 2.2.7" keepalived
+# The same failure right after a check the server accepted: the phase is then the same for both
+# daemons (delay_loop + delay_before_retry = 2 s to the removal), and what is beyond it is the
+# daemon's own latency (its timers, the probe, the decision, IPVS).
+printf '\nStopped right after a check (the server closes once it has accepted one):\n'
+printf '%-24s %8s %8s %8s %10s %8s\n' "" "median s" "min s" "max s" "schedule" "trials"
+MODE=after-check bound=$((DL + RETRY * DBR))
 run lvsd lvsd
 run "keepalived 2.2.7" keepalived
