@@ -21,7 +21,7 @@ tck=$(getconf CLK_TCK)
 ns=
 cleanup() {
 	[ -n "$ns" ] || return 0
-	{ ip netns pids "$ns" | xargs -r kill -9; wait; } 2>/dev/null
+	{ ip netns pids "$ns" | xargs -r kill -9; wait; } 2>/dev/null || true
 	ip netns del "$ns"; ns=
 }
 trap cleanup EXIT
