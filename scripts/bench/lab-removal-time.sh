@@ -4,7 +4,8 @@
 # fresh namespace), over LAB_TRIALS trials at a random phase of the check cycle, then right after a
 # check. Polls the namespace's /proc/net/ip_vs every 10 ms with shell builtins only: an ipvsadm run
 # per poll took tens of ms under emulation and made the times it measured depend on the load of the
-# machine. LAB_SEED picks the phases, the same for both daemons.
+# machine. LAB_SEED picks the phases, the same for both daemons; LAB_MODES="random after-check" the
+# tables.
 set -eu
 lvsd=${LVSD_BIN:?}
 N=${LAB_TRIALS:-20}
@@ -55,6 +56,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.70.0.2", 8080)); s.listen(128)
 armed = []
 signal.signal(signal.SIGUSR1, lambda *_: armed.append(1))
+open(sys.argv[1] + ".ready", "w").close()
 while True:
     c, _ = s.accept()
     if armed:
@@ -83,7 +85,13 @@ run() { # label daemon -> prints one row
 	# the draw (the median of 20 uniform phases alone varies by about 0.1 s).
 	RANDOM=${LAB_SEED:-16}
 	for t in $(seq "$N"); do
-		if [ "$MODE" = after-check ]; then listen_once; else listen 8080; fi
+		if [ "$MODE" = after-check ]; then
+			rm -f "$w/t0.ready"; listen_once
+			# Its handler is set (else SIGUSR1 would kill it) before the server counts as there.
+			for i in $(seq 1000); do [ -e "$w/t0.ready" ] && break; nap; done
+		else
+			listen 8080
+		fi
 		for i in $(seq 1000); do present && break; nap; done
 		# A random phase of the check cycle (DL is 1 s).
 		sleep "0.$((RANDOM % 90 + 10))"
@@ -114,14 +122,19 @@ printf '\nTime from a real server failure (listener stopped) to its removal from
 printf 'delay_loop %s, connect_timeout %s, retry %s, delay_before_retry %s: bound delay_loop + retry x (connect_timeout + delay_before_retry) = %s s\n\n' "$DL" "$CT" "$RETRY" "$DBR" "$bound"
 printf 'Stopped at a random phase of the check cycle:\n'
 printf '%-24s %8s %8s %8s %10s %8s\n' "" "median s" "min s" "max s" "bound s" "trials"
+MODES=${LAB_MODES:-random after-check}
 MODE=random
-run lvsd lvsd
-run "keepalived 2.2.7" keepalived
+if [[ " $MODES " == *" random "* ]]; then
+	run lvsd lvsd
+	run "keepalived 2.2.7" keepalived
+fi
 # The same failure right after a check the server accepted: the phase is then the same for both
 # daemons (delay_loop + delay_before_retry = 2 s to the removal), and what is beyond it is the
 # daemon's own latency (its timers, the probe, the decision, IPVS).
 printf '\nStopped right after a check (the server closes once it has accepted one):\n'
 printf '%-24s %8s %8s %8s %10s %8s\n' "" "median s" "min s" "max s" "schedule" "trials"
 MODE=after-check bound=$((DL + RETRY * DBR))
-run lvsd lvsd
-run "keepalived 2.2.7" keepalived
+if [[ " $MODES " == *" after-check "* ]]; then
+	run lvsd lvsd
+	run "keepalived 2.2.7" keepalived
+fi
