@@ -93,8 +93,11 @@ run() { # label daemon -> prints one row
 			listen 8080
 		fi
 		for i in $(seq 1000); do present && break; nap; done
-		# A random phase of the check cycle (DL is 1 s).
-		sleep "0.$((RANDOM % 90 + 10))"
+		tp=$EPOCHREALTIME
+		# A random phase of the check cycle (DL is 1 s), waited without a process (a sleep's fork
+		# and exec stalled for up to 0.7 s on a loaded machine, shifting the phase of one daemon's
+		# trial and not the other's).
+		read -r -t "0.$((RANDOM % 90 + 10))" -u "$napfd" _ || true
 		if [ "$MODE" = after-check ]; then
 			rm -f "$w/t0"; kill -USR1 "$LIS"
 			wait "$LIS" 2>/dev/null || true
@@ -106,7 +109,7 @@ run() { # label daemon -> prints one row
 		t1=$EPOCHREALTIME
 		times="$times $(echo "$t1 - $t0" | bc)"
 		# Kill and removal times beside the daemon's log, to see where the time went.
-		[ -n "${LAB_OUT:-}" ] && echo "$(date -u -d "@$t0" +%T.%N) $(date -u -d "@$t1" +%T.%N)" >>"$LAB_OUT/$2-$MODE-trials.txt"
+		[ -n "${LAB_OUT:-}" ] && echo "$(date -u -d "@$t0" +%T.%N) $(date -u -d "@$t1" +%T.%N) present $(date -u -d "@$tp" +%T.%N)" >>"$LAB_OUT/$2-$MODE-trials.txt"
 		{ wait "$LIS"; } 2>/dev/null || true
 	done
 	echo "$times" | tr ' ' '\n' | grep . | sort -n | awk -v l="$1" -v b="$bound" '
