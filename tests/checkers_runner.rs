@@ -66,6 +66,42 @@ async fn tcp_checkers_report_down_and_up() {
 }
 
 #[tokio::test]
+async fn passing_checks_of_a_server_that_is_up_send_no_event() {
+    let live = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = live.local_addr().unwrap().port();
+    let (atx, mut accepted) = mpsc::unbounded_channel();
+    let server = tokio::spawn(async move {
+        while let Ok((c, _)) = live.accept().await {
+            drop(c);
+            let _ = atx.send(());
+        }
+    });
+    let cfg = config(&lines(&format!(
+        "virtual_server 10.0.0.1 80 {{ protocol TCP; delay_loop 0.1; warmup 0; \
+         real_server 127.0.0.1 {port} {{ TCP_CHECK {{ connect_timeout 1 }} }} }}"
+    )));
+    let (tx, mut rx) = mpsc::channel(16);
+    let runner = Runner::start(&cfg, tx).unwrap();
+    assert_eq!(next(&mut rx).await.kind, EventKind::Up, "the initial state");
+    // Five checks accepted: the first three at least were judged before the fifth started.
+    for _ in 0..5 {
+        tokio::time::timeout(Duration::from_secs(10), accepted.recv())
+            .await
+            .expect("a check within 10 s");
+    }
+    let mut after = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        after.push(e);
+    }
+    assert!(
+        after.iter().all(|e| e.kind == EventKind::Checked),
+        "only the first verdict, no event for unchanged results: {after:?}"
+    );
+    runner.shutdown().await;
+    server.abort();
+}
+
+#[tokio::test]
 async fn alpha_server_starts_down_and_misc_dynamic_sets_the_weight() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("w.sh");

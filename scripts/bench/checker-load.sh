@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Checker load: 10,000 TCP_CHECKs and 2,000 HTTP_GETs at delay_loop 1 against local listeners, lvsd vs
-# keepalived 2.2.7's checker process on the same config: CPU seconds per minute and peak RSS. Runs in the
-# kernel lab (both daemons program IPVS, which this host's kernel lacks). Root. LAB_TCP / LAB_HTTP change
-# the sizes, LAB_WARM / LAB_WINDOW the timing, LAB_DAEMONS="lvsd" runs one side only.
+# Checker load: lvsd vs keepalived 2.2.7's checker process on the same configs, in the kernel lab (both
+# daemons program IPVS, which this host's kernel lacks): CPU per 1,000 checks and checks per second
+# counted at the server, for 2,000 TCP_CHECKs at delay_loop 1 and 4, 10,000 at 10 and 20, 2,000
+# HTTP_GETs at 4 and 200 MISC_CHECKs at 2 (scripts/bench/lab-checker-load.sh). Root. LAB_ROWS picks
+# rows, LAB_WARM / LAB_WINDOW the timing, LAB_DAEMONS="lvsd" runs one side only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin lvsd --example bench_sink
-LAB_SINK_BIN="$target/release/examples/bench_sink" LVSD_BIN="$target/release/lvsd" KERNEL_LAB_QUIET=1 KERNEL_LAB_TIMEOUT=1800 \
+LAB_SINK_BIN="$target/release/examples/bench_sink" LVSD_BIN="${LVSD_BIN:-$target/release/lvsd}" KERNEL_LAB_QUIET=1 KERNEL_LAB_TIMEOUT=3600 \
 	exec "$root/scripts/kernel-lab" run "$root/scripts/bench/lab-checker-load.sh"

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Writes a large keepalived.conf for benchmarks: N virtual servers with M real servers each (TCP_CHECK)
 and K VRRP instances on eth0. Usage: gen-config.py [--vs 5000] [--rs 4] [--vrrp 200] > big.conf
---loopback puts the real servers on 127.0.0.0/8 (one local listener answers every check); --delay-loop
-and --check HTTP_GET are for the checker-load benchmark."""
+--loopback puts the real servers on 127.0.0.0/8 (one local listener answers every check); --delay-loop,
+--check HTTP_GET and --check MISC_CHECK --misc-path PATH are for the checker-load benchmark."""
 import argparse
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--vs", type=int, default=5000)
 ap.add_argument("--rs", type=int, default=4)
 ap.add_argument("--vrrp", type=int, default=200)
-ap.add_argument("--check", default="TCP_CHECK", choices=["TCP_CHECK", "HTTP_GET", "none"])
+ap.add_argument("--check", default="TCP_CHECK", choices=["TCP_CHECK", "HTTP_GET", "MISC_CHECK", "none"])
+ap.add_argument("--misc-path", default="/bin/true")
 ap.add_argument("--loopback", action="store_true")
 ap.add_argument("--delay-loop", type=int)
 ap.add_argument("--port", type=int, default=8080)
@@ -43,6 +44,9 @@ for v in range(a.vs):
             out.append("        TCP_CHECK { connect_timeout 3 }")
         elif a.check == "HTTP_GET":
             out.append("        HTTP_GET { url { path / status_code 200 } connect_timeout 3 }")
+        elif a.check == "MISC_CHECK":
+            # One keyword a line: words after misc_path's on its line would be its user and group.
+            out += ["        MISC_CHECK {", f'            misc_path "{a.misc_path}"', "            misc_timeout 10", "        }"]
         out.append("    }")
     out.append("}")
 print("\n".join(out))

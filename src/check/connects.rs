@@ -8,7 +8,7 @@ use super::net::Target;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
@@ -19,6 +19,12 @@ pub enum Connected {
     Yes,
     Failed(io::Error),
     TimedOut(Duration),
+}
+
+impl Connected {
+    pub fn is_yes(&self) -> bool {
+        matches!(self, Connected::Yes)
+    }
 }
 
 /// A finished connect of checker `slot`, and how long it took.
@@ -91,7 +97,10 @@ impl Connects {
             Err(e) => return self.done.push_back(finish(Connected::Failed(e))),
         };
         match sock.connect(&target.addr.into()) {
-            Ok(()) => return self.done.push_back(finish(Connected::Yes)),
+            Ok(()) => {
+                reset_on_close(sock.as_fd());
+                return self.done.push_back(finish(Connected::Yes));
+            }
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return self.done.push_back(finish(Connected::Failed(e))),
         }
@@ -181,9 +190,16 @@ impl Connects {
             }
             for ev in &events[..n as usize] {
                 let raw = ev.u64 as RawFd;
+                let flags = ev.events;
                 if let Some(w) = self.take(raw, None) {
-                    let result = match socket_error(&w.fd) {
-                        Ok(()) => Connected::Yes,
+                    // Writable without error or hang-up is a connect that succeeded: SO_ERROR is
+                    // asked only when there is an error to name (one syscall less per check).
+                    let failed = flags & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+                    let result = match if failed { socket_error(&w.fd) } else { Ok(()) } {
+                        Ok(()) => {
+                            reset_on_close(w.fd.as_fd());
+                            Connected::Yes
+                        }
                         Err(e) => Connected::Failed(e),
                     };
                     self.done.push_back(Done {
@@ -231,6 +247,28 @@ impl Connects {
         self.in_flight -= 1;
         Some(w)
     }
+}
+
+/// A connection that opened has answered the check: closing it with a reset (SO_LINGER 0) ends it
+/// at once on both sides, where a FIN would cost the exchange of FINs and leave a TIME_WAIT socket,
+/// on the director when it closes first: 60 s of ports per check, 600,000 sockets at 10,000 checks
+/// a second. Health checkers commonly close this way (HAProxy's do).
+fn reset_on_close(fd: BorrowedFd<'_>) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: fd is open; linger is valid for the duration of the call. A failure only means the
+    // socket closes with a FIN.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
 }
 
 /// SO_ERROR: what the finished non-blocking connect returned.
@@ -287,6 +325,22 @@ mod tests {
             r => panic!("expected refused, got {r:?}"),
         }
         assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_opened_is_closed_with_a_reset() {
+        use std::io::Read;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = Connects::new().unwrap();
+        c.start(1, &target(l.local_addr().unwrap(), 2000));
+        let d = c.next_done().await;
+        assert!(matches!(d.result, Connected::Yes), "{d:?}");
+        // The checker's socket is closed by now: the server reads a reset, not an end of stream,
+        // and the director keeps no TIME_WAIT socket for the check.
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 8];
+        let e = s.read(&mut buf).expect_err("a reset");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
     }
 
     #[tokio::test]

@@ -131,6 +131,18 @@ impl CheckerCore {
         self.up
     }
 
+    /// Whether a result that passes (`ok`) or fails would use its reason: a pass of an UP checker
+    /// changes nothing and says nothing, so its words need not be written (most checks).
+    pub fn uses_reason(&self, ok: bool) -> bool {
+        !(ok && self.up)
+    }
+
+    /// Between a failure of an UP checker and its verdict: the next probe decides whether the real
+    /// server goes down.
+    pub fn retrying(&self) -> bool {
+        self.retries_done > 0
+    }
+
     pub fn timing(&self) -> &Timing {
         &self.timing
     }

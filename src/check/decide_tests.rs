@@ -382,3 +382,19 @@ fn one_url_comes_up_on_its_first_pass() {
     assert_eq!(s.changes, vec![(12, false), (20, true)]);
     assert_eq!(s.probes, vec![0, 10, 12, 20, 30, 40]);
 }
+
+#[test]
+fn only_a_pass_of_an_up_checker_leaves_its_reason_unused() {
+    let t0 = Instant::now();
+    let mut core = CheckerCore::new(timing(false, 1, 1, 5));
+    core.handle(t0, Input::Start { offset: secs(0) });
+    assert!(!core.uses_reason(true), "up and passing: nothing to say");
+    assert!(core.uses_reason(false), "a failure is retried and logged");
+    // The pass of an up checker only re-arms it.
+    let acts = core.handle(t0, Input::Result(Outcome::pass(String::new())));
+    assert!(matches!(acts.as_slice(), [Action::Arm(_)]), "{acts:?}");
+    // Down (alpha): its first pass is a change, told with its reason.
+    let mut down = CheckerCore::new(timing(true, 1, 1, 5));
+    down.handle(t0, Input::Start { offset: secs(0) });
+    assert!(down.uses_reason(true));
+}

@@ -307,6 +307,10 @@ pub async fn fetch(
     spec: &GetSpec<'_>,
 ) -> Result<Fetched, String> {
     let tcp = target.connect_tcp().await.map_err(|e| io_text(&e))?;
+    // Closed with a reset once the page is read (or the check gave up), as TCP_CHECK does
+    // (connects.rs): no FIN exchange, no TIME_WAIT socket on either side. A failure only means a
+    // FIN.
+    let _ = tcp.set_zero_linger();
     let host = host_header(target, spec.virtualhost);
     // The TLS branch boxed: its handshake state (about 3 KiB) is not carried by every plain HTTP_GET
     // in flight, which with a slow pool means thousands of them.

@@ -1,13 +1,14 @@
-//! MISC_CHECK: run a program (no shell) in its own process group; its exit code decides. On
-//! misc_timeout the whole group is killed, so a script's children do not outlive it. Runs take a
+//! MISC_CHECK: run a program (no shell) in its own process group (started by `spawn.rs`, without a
+//! fork); its exit code decides. On misc_timeout the whole group is killed, so a script's children
+//! do not outlive it. Runs take a
 //! slot under the shared script limit first; misc_timeout counts from the start, not the wait.
 
 use super::decide::{Outcome, WeightAdj};
 use super::net::secs;
+use super::spawn::Script;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
-use tokio::process::Command;
 
 #[derive(Debug, Clone)]
 pub struct MiscProbe {
@@ -45,37 +46,21 @@ impl MiscProbe {
 
     pub async fn run(&self) -> Outcome {
         let name = &self.command;
-        let Some((prog, args)) = self.argv.split_first() else {
+        if self.argv.is_empty() {
             return Outcome::fail(format!("Misc check for [{name}] failed: empty misc_path"));
-        };
-        let _slot = crate::notify::limit::slot(name).await;
-        let mut cmd = Command::new(prog);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some((uid, gid)) = self.ids {
-            cmd.uid(uid).gid(gid);
         }
-        crate::daemon::memory::children_default(cmd.as_std_mut());
-        crate::daemon::memory::dies_with_lvsd(cmd.as_std_mut());
-        let mut child = match cmd.spawn() {
+        let _slot = crate::notify::limit::slot(name).await;
+        let mut child = match Script::start(&self.argv, self.ids) {
             Ok(c) => c,
             Err(e) => {
                 return Outcome::fail(format!("Misc check for [{name}] failed: cannot run: {e}"))
             }
         };
-        let pgid = child.id();
         match tokio::time::timeout(self.timeout, child.wait()).await {
             Ok(Ok(status)) => self.judge(status),
             Ok(Err(e)) => Outcome::fail(format!("Misc check for [{name}] failed: {e}")),
             Err(_) => {
-                if let Some(pgid) = pgid.and_then(|p| i32::try_from(p).ok()) {
-                    // SAFETY: plain syscall; the group is the one the child leads (process_group(0)).
-                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                }
+                child.kill_group();
                 let _ = child.wait().await;
                 Outcome::fail(format!(
                     "Misc check for [{name}] timed out: timeout after {}",

@@ -15,6 +15,7 @@ pub mod ping;
 pub mod probe;
 pub mod runner;
 pub mod smtp;
+pub mod spawn;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -322,6 +322,18 @@ impl probe::Launch for Timed {
     }
 }
 
+/// How late a check may start, or a connect's timeout be seen, so that checks due close together
+/// share a wake-up: up to MAX_SLACK, reached at FULL_SLACK_RATE checks a second and shrinking with
+/// the rate (a few checkers wake for each check: their wake-ups cost nothing worth saving, and a
+/// check on time sees a failure soonest). Small beside any delay_loop or connect_timeout.
+const MAX_SLACK: Duration = Duration::from_millis(50);
+const FULL_SLACK_RATE: f64 = 500.0;
+
+/// The slack for checkers running at `rate` checks a second (each one per delay_loop).
+fn slack_for(rate: f64) -> Duration {
+    MAX_SLACK.mul_f64((rate / FULL_SLACK_RATE).clamp(0.0, 1.0))
+}
+
 /// How often the probe durations go to the status task (for /metrics): often enough for a scrape,
 /// rarely enough to cost nothing next to 10,000 checks a second.
 const LATENCY_REPORT: Duration = Duration::from_secs(5);
@@ -335,6 +347,8 @@ struct Scheduler {
     queue: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Probe durations by checker type since start.
     latency: BTreeMap<&'static str, Histogram>,
+    /// See `slack_for`.
+    slack: Duration,
 }
 
 impl Scheduler {
@@ -348,6 +362,7 @@ impl Scheduler {
             servers: Vec::with_capacity(planned.len()),
             queue: BinaryHeap::new(),
             latency: std::mem::take(&mut carried.latency),
+            slack: Duration::ZERO,
         };
         for rs in planned {
             let server = sched.servers.len() as u32;
@@ -414,6 +429,12 @@ impl Scheduler {
             });
         }
         sched.slots.shrink_to_fit();
+        let rate: f64 = sched
+            .slots
+            .iter()
+            .map(|s| 1.0 / s.core.timing().delay_loop.as_secs_f64().max(0.001))
+            .sum();
+        sched.slack = slack_for(rate);
         if sched.slots.iter().any(|s| matches!(s.probe, Probe::Tcp(_))) {
             match Connects::new() {
                 Ok(c) => sched.connects = Some(c),
@@ -472,7 +493,11 @@ impl Scheduler {
         loop {
             // Connects that ended (answered, timed out, or at once) are judged first.
             while let Some(d) = self.connects.as_mut().and_then(Connects::pop_done) {
-                let outcome = match &self.slots[d.slot as usize].probe {
+                let slot = &self.slots[d.slot as usize];
+                let outcome = match &slot.probe {
+                    Probe::Tcp(_) if !slot.core.uses_reason(d.result.is_yes()) => {
+                        Outcome::pass(String::new())
+                    }
                     Probe::Tcp(t) => t.outcome(d.result),
                     _ => continue,
                 };
@@ -480,9 +505,24 @@ impl Scheduler {
                     return;
                 }
             }
+            // One wake-up serves every check due within the slack of the first: under load a
+            // wake-up (the runtime's epoll_wait, the timer's re-arm, the scheduler, the local
+            // server's wake-up for a burst rather than each connection) costs more than the
+            // checks' own bookkeeping. A retry is not delayed: its result may take the server out.
+            let slack = self.slack;
+            let first = self.queue.peek().map(|&Reverse((at, id))| {
+                if self.slots[id as usize].core.retrying() {
+                    at
+                } else {
+                    at + slack
+                }
+            });
             let next = [
-                self.queue.peek().map(|Reverse((at, _))| *at),
-                self.connects.as_mut().and_then(Connects::next_deadline),
+                first,
+                self.connects
+                    .as_mut()
+                    .and_then(Connects::next_deadline)
+                    .map(|at| at + slack),
             ]
             .into_iter()
             .flatten()
@@ -663,5 +703,21 @@ fn event(s: &Server, e: RsEvent, initial: bool) -> CheckEvent {
         rs: s.rs,
         kind,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slack_grows_with_the_check_rate() {
+        assert!(
+            slack_for(2.0) <= Duration::from_micros(200),
+            "two checks a second wake for each"
+        );
+        assert_eq!(slack_for(250.0), Duration::from_millis(25));
+        assert_eq!(slack_for(500.0), MAX_SLACK);
+        assert_eq!(slack_for(10_000.0), MAX_SLACK);
     }
 }
