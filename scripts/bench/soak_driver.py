@@ -112,7 +112,7 @@ def main():
                 f.write(f"# {sec}\n{conf}")
             os.kill(apid, signal.SIGHUP)
             reloads += 1
-        if sec % 60 == 30 and ctl("vrrp", "VI_1", "backup"):
+        if sec % 60 == 30 and ctl("vrrp", "VI_1", "backup", "--force"):
             handovers += 1
         if sec % 60 == 45:
             ctl("vrrp", "VI_1", "resume")
