@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         let _ = writeln!(sink, "{l}");
     }
     let Some(cfg) = loaded.config else {
-        let n = loaded.errors().count();
+        let n = loaded.error_count();
         let _ = writeln!(
             sink,
             "{}: {n} error{} in the configuration",

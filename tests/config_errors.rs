@@ -119,3 +119,61 @@ fn ignored_global_defs_keywords_each_get_a_warning_with_their_place() {
     }
     assert_eq!(err.lines().count(), 4, "{err}");
 }
+
+#[test]
+fn a_file_of_garbage_prints_the_first_thousand_errors_and_counts_the_rest() {
+    // One error per line, 3,000 lines: all counted, the first 1,000 printed, the rest summed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let f = dir.path().join("k.conf");
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "vrrp_instance VI_{i} {{\n virtual_router_id 300\n}}\n"
+        ));
+    }
+    std::fs::write(&f, text).expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&f)
+        .output()
+        .expect("run lvsd");
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors = err.lines().filter(|l| l.contains(": error: ")).count();
+    assert_eq!(errors, 1000, "printed errors");
+    // The first error printed is the first in the file.
+    let first = format!("{}:2:", f.display());
+    assert!(
+        err.lines()
+            .find(|l| l.contains(": error: "))
+            .is_some_and(|l| l.starts_with(&first)),
+        "{}",
+        err.lines().next().unwrap_or_default()
+    );
+    let summary = err
+        .lines()
+        .find(|l| l.contains("not shown"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no summary line in:\n{}",
+                &err[err.len().saturating_sub(2000)..]
+            )
+        });
+    let more: usize = summary
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count first");
+    let total: usize = err
+        .lines()
+        .find_map(|l| l.strip_suffix(" errors in the configuration"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the total line");
+    assert_eq!(errors + more, total);
+    assert!(
+        total >= 3000,
+        "each instance has at least its router id error: {total}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Diagnostics: every error and warning names `file:line:col` and what was expected.
 
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub type FileId = u32;
 
 /// A place in the configuration: file, 1-based line and 1-based column (in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Span {
     pub file: FileId,
     pub line: u32,
@@ -100,11 +101,45 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diags {
     pub list: Vec<Diagnostic>,
+    /// Errors and warnings past KEPT_PER_SEVERITY: counted, not kept. A file of garbage would
+    /// otherwise yield one diagnostic per line (fuzzing: 883,018 errors, 700 MB and 2.6 M lines of
+    /// output from 360 bytes).
+    pub more_errors: usize,
+    pub more_warnings: usize,
+    /// Place and message of each kept diagnostic: the same one said again at the same place (a
+    /// substitution loop repeats it per expansion) is said once.
+    seen: HashSet<(Span, String)>,
 }
 
+/// Diagnostics of each severity kept and printed; the rest are counted.
+pub const KEPT_PER_SEVERITY: usize = 1000;
+
 impl Diags {
+    fn push(&mut self, d: Diagnostic) {
+        if self.seen.contains(&(d.span, d.message.clone())) {
+            return;
+        }
+        let more = match d.severity {
+            Severity::Error => &mut self.more_errors,
+            Severity::Warning => &mut self.more_warnings,
+        };
+        if *more > 0
+            || self
+                .list
+                .iter()
+                .filter(|k| k.severity == d.severity)
+                .count()
+                >= KEPT_PER_SEVERITY
+        {
+            *more += 1;
+        } else {
+            self.seen.insert((d.span, d.message.clone()));
+            self.list.push(d);
+        }
+    }
+
     pub fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.list.push(Diagnostic {
+        self.push(Diagnostic {
             severity: Severity::Error,
             span,
             message: message.into(),
@@ -113,7 +148,7 @@ impl Diags {
     }
 
     pub fn warn(&mut self, span: Span, message: impl Into<String>) {
-        self.list.push(Diagnostic {
+        self.push(Diagnostic {
             severity: Severity::Warning,
             span,
             message: message.into(),
@@ -123,7 +158,7 @@ impl Diags {
 
     /// A warning at `span` about the same thing as at `first`; both places are rendered.
     pub fn warn_also(&mut self, span: Span, first: Span, message: impl Into<String>) {
-        self.list.push(Diagnostic {
+        self.push(Diagnostic {
             severity: Severity::Warning,
             span,
             message: message.into(),
@@ -135,10 +170,12 @@ impl Diags {
         self.list.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Every error, those past the kept ones included.
     pub fn error_count(&self) -> usize {
         self.list
             .iter()
             .filter(|d| d.severity == Severity::Error)
             .count()
+            + self.more_errors
     }
 }

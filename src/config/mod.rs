@@ -41,6 +41,9 @@ impl Default for LoadOptions {
 pub struct Loaded {
     pub config: Option<Config>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Errors and warnings past the first diag::KEPT_PER_SEVERITY of each: counted only.
+    pub more_errors: usize,
+    pub more_warnings: usize,
     pub sources: SourceMap,
 }
 
@@ -51,12 +54,28 @@ impl Loaded {
             .filter(|d| d.severity == Severity::Error)
     }
 
-    /// Every diagnostic rendered as `file:line:col: error|warning: message`.
+    /// Every error, those not kept included.
+    pub fn error_count(&self) -> usize {
+        self.errors().count() + self.more_errors
+    }
+
+    /// Every kept diagnostic rendered as `file:line:col: error|warning: message`, then one line
+    /// with the number of those not kept, if any.
     pub fn render(&self) -> Vec<String> {
-        self.diagnostics
+        let mut lines: Vec<String> = self
+            .diagnostics
             .iter()
             .map(|d| d.render(&self.sources).to_string())
-            .collect()
+            .collect();
+        if self.more_errors + self.more_warnings > 0 {
+            lines.push(format!(
+                "{} more errors and {} more warnings not shown (the first {} of each are)",
+                self.more_errors,
+                self.more_warnings,
+                diag::KEPT_PER_SEVERITY
+            ));
+        }
+        lines
     }
 }
 
@@ -74,12 +93,14 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut ctx = values::Ctx { diags: &mut diags };
     let mut config = model.finish(&mut ctx);
     validate::validate(&mut ctx, &mut config, opts.check_machine);
+    let ok = !diags.has_errors();
     let mut diagnostics = diags.list;
     diagnostics.sort_by_key(|d| (d.span.file, d.span.line, d.span.col));
-    let ok = !diagnostics.iter().any(|d| d.severity == Severity::Error);
     Loaded {
         config: ok.then_some(config),
         diagnostics,
+        more_errors: diags.more_errors,
+        more_warnings: diags.more_warnings,
         sources,
     }
 }

@@ -16,6 +16,11 @@ const MAX_DEPTH: usize = 32;
 /// multi-line definition that names itself inside a ~SEQ grow as rows^depth (found by fuzzing: a
 /// 300-byte file ran for minutes); a real configuration of 10,000 services expands to far fewer.
 const MAX_EXPANDED: usize = 1_000_000;
+/// Characters that expansion may produce in one load: the line bound alone let long lines through
+/// (a fuzzed 300-byte file reached 1.2 GB under 1,000,000 lines). Each character also keeps its
+/// source column (4 bytes), so this holds expansion near 200 MB; a generated 10,000-service file
+/// is a few MB.
+const MAX_EXPANDED_CHARS: usize = 32 << 20;
 /// A `~SEQ` that would produce more lines than this is refused rather than eating all memory.
 const MAX_SEQ_LINES: u64 = 10_000_000;
 const MAX_INCLUDE_DEPTH: usize = 64;
@@ -134,8 +139,10 @@ pub struct Preprocessor<'a> {
     rng: u64,
     /// `${_ENV NAME}` of a variable that is not set, to warn at its place.
     unset_env: Option<String>,
-    /// Lines produced by expansion so far (MAX_EXPANDED), and whether the bound was met.
+    /// Lines and characters produced by expansion so far (MAX_EXPANDED, MAX_EXPANDED_CHARS), and
+    /// whether a bound was met.
     expanded: usize,
+    expanded_chars: usize,
     exhausted: bool,
 }
 
@@ -156,6 +163,7 @@ impl<'a> Preprocessor<'a> {
             rng: seed | 1,
             unset_env: None,
             expanded: 0,
+            expanded_chars: 0,
             exhausted: false,
         }
     }
@@ -299,19 +307,8 @@ impl<'a> Preprocessor<'a> {
 
     /// Processes one logical line: definitions, repetition, substitution, include, then output.
     fn feed(&mut self, piece: Piece, depth: usize) {
-        if depth > 0 {
-            if self.exhausted {
-                return;
-            }
-            self.expanded += 1;
-            if self.expanded > MAX_EXPANDED {
-                self.exhausted = true;
-                self.diags.error(
-                    piece.span(0),
-                    format!("parameter substitution and ~SEQ / ~LST expand to more than {MAX_EXPANDED} lines (a multi-line definition that refers to itself?); the rest is not expanded"),
-                );
-                return;
-            }
+        if depth > 0 && !self.charge(1, piece.text.len(), piece.span(0)) {
+            return;
         }
         if depth > MAX_DEPTH {
             self.diags.error(
@@ -472,6 +469,30 @@ impl<'a> Preprocessor<'a> {
 
     /// Replaces defined parameters. `None` when nothing was replaced; otherwise the resulting lines (more
     /// than one when a multi-line definition was used).
+    /// Counts `lines` and `chars` of expansion against the load's bounds; false (with one error, at
+    /// the first place past a bound) once either is spent, and from then on.
+    fn charge(&mut self, lines: usize, chars: usize, at: Span) -> bool {
+        if self.exhausted {
+            return false;
+        }
+        self.expanded += lines;
+        self.expanded_chars += chars;
+        if self.expanded <= MAX_EXPANDED && self.expanded_chars <= MAX_EXPANDED_CHARS {
+            return true;
+        }
+        self.exhausted = true;
+        let what = if self.expanded > MAX_EXPANDED {
+            format!("{MAX_EXPANDED} lines")
+        } else {
+            format!("{} MiB of text", MAX_EXPANDED_CHARS >> 20)
+        };
+        self.diags.error(
+            at,
+            format!("parameter substitution and ~SEQ / ~LST expand to more than {what} (a definition that refers to itself?); the rest is not expanded"),
+        );
+        false
+    }
+
     fn substitute(&mut self, piece: &Piece) -> Option<Vec<Piece>> {
         if !piece.text.contains('$') {
             return None;
@@ -493,6 +514,13 @@ impl<'a> Preprocessor<'a> {
                 if let Some((value, used)) = found {
                     let col = piece.cols.col(i);
                     changed = true;
+                    let size = match &value {
+                        Def::Single(s) => s.len(),
+                        Def::Multi(body) => body.iter().map(String::len).sum(),
+                    };
+                    if !self.charge(0, size, piece.span(i)) {
+                        return Some(Vec::new());
+                    }
                     match value {
                         Def::Single(s) => {
                             let cur = lines.last_mut().expect("lines is never empty");
@@ -888,8 +916,34 @@ mod tests {
             "$VS= \\\na \\# b\n~SEQ(N, 1, 3) $VS\n~SEQ(N, 1, 3) $VS\n",
             "",
         );
-        let text = format!("{diags:?}");
-        assert!(text.contains("expand to more than"), "{text}");
+        let text: Vec<&str> = diags.list.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            text.iter().any(|m| m.contains("expand to more than")),
+            "{:?}",
+            &text[..text.len().min(5)]
+        );
+    }
+
+    #[test]
+    fn long_lines_from_substitution_are_bounded_by_size() {
+        // 26 doublings of a 1-character value: 64 Mi characters on one line, well under the
+        // line bound, so only the size bound stops it.
+        let mut text = String::from("$A0=x\n");
+        for k in 1..=26 {
+            text.push_str(&format!("$A{k}=${{A{}}}${{A{}}}\n", k - 1, k - 1));
+        }
+        text.push_str("router_id ${A26}\n");
+        let (lines, diags) = run(&text, "");
+        let text: Vec<&str> = diags.list.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            text.iter().any(|m| m.contains("MiB of text")),
+            "{:?}",
+            &text[..text.len().min(5)]
+        );
+        assert!(
+            lines.iter().all(|l| l.len() <= MAX_EXPANDED_CHARS),
+            "a line past the bound"
+        );
     }
 
     #[test]
