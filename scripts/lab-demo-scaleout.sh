@@ -1,19 +1,12 @@
 #!/bin/bash
 # Kernel lab (guest side) of scripts/demo-scaleout; the topology is tests/lab/scaleout.bash.
 set -u
-lvsd=${LVSD_BIN:?}
-w=$(mktemp -d)
-PIDS=()
+# lvsd, w, PIDS and port_open from the suite's helpers (no namespaces of its own there);
+# scaleout.bash's teardown replaces their cleanup.
+NSES=""
+. "$(dirname "$0")/../tests/lab/suite.d/common.bash"
 pass() { :; }
 fail() { echo "problem: $*"; }
-port_open() {
-	local i
-	for i in $(seq "$4"); do
-		ip netns exec "$1" python3 -c "import socket; socket.create_connection(('$2', $3), 1)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 . "$(dirname "$0")/../tests/lab/scaleout.bash"
 SO=dm
 trap 'so_teardown' EXIT

@@ -206,6 +206,16 @@ pub struct Client {
     buf: Vec<u8>,
 }
 
+/// How long a request waits for its ack.
+#[derive(Clone, Copy)]
+enum AckWait {
+    /// Until it comes (or the reply timeout).
+    Block,
+    /// Only for one already queued when the send returned: the kernel handles a generic-netlink
+    /// request inside the send, so one not queued then never comes (IPVS_CMD_DEL_DAEMON).
+    QueuedOnly,
+}
+
 impl Client {
     /// Opens a generic netlink socket and resolves the "IPVS" family.
     /// Fails with [`Error::NoIpvs`] when the kernel does not know the family.
@@ -337,13 +347,28 @@ impl Client {
     fn request(
         &mut self,
         req: &Request,
+        on_data: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.exchange(req, AckWait::Block, on_data)
+    }
+
+    fn exchange(
+        &mut self,
+        req: &Request,
+        wait: AckWait,
         mut on_data: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let seq = self.next_seq();
         let bytes = frame(self.family, seq, req);
         self.send_all(&bytes)?;
         loop {
-            let n = self.recv()?;
+            let n = match wait {
+                AckWait::Block => self.recv()?,
+                AckWait::QueuedOnly => match self.recv_with(libc::MSG_TRUNC | libc::MSG_DONTWAIT) {
+                    Err(Error::NoReply(_)) => return Ok(()),
+                    r => r?,
+                },
+            };
             let mut result = None;
             for r in replies(&self.buf[..n])? {
                 match r {
@@ -463,27 +488,11 @@ impl Client {
     /// a generic-netlink request inside the send, so an ack that is not queued when the send
     /// returns never comes, and the daemon is stopped.
     pub fn del_daemon(&mut self, state: DaemonState) -> Result<(), Error> {
-        let req = wire::del_daemon(state);
-        let seq = self.next_seq();
-        self.send_all(&frame(self.family, seq, &req))?;
-        loop {
-            let n = match self.recv_with(libc::MSG_TRUNC | libc::MSG_DONTWAIT) {
-                Err(Error::NoReply(_)) => return Ok(()),
-                r => r?,
-            };
-            for r in replies(&self.buf[..n])? {
-                if let Reply::Ack { seq: s, errno } = r {
-                    if s == seq {
-                        return match errno {
-                            0 | libc::EINTR => Ok(()),
-                            errno => Err(Error::Kernel {
-                                target: req.target.clone(),
-                                errno,
-                            }),
-                        };
-                    }
-                }
-            }
+        match self.exchange(&wire::del_daemon(state), AckWait::QueuedOnly, |_| Ok(())) {
+            Err(Error::Kernel {
+                errno: libc::EINTR, ..
+            }) => Ok(()),
+            r => r,
         }
     }
 

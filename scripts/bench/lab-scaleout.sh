@@ -8,21 +8,14 @@
 #  3. 1,000 VIPs on one director: lvsd's start to all 1,000 routes on the router, and one VIP's
 #     withdrawal (lvsd ctl disable of its only real server) to its route leaving the router.
 set -u
-lvsd=${LVSD_BIN:?}
-N=${LAB_TRIALS:-10}
-FLOWS=${LAB_FLOWS:-"100 1000"}
-w=$(mktemp -d)
-PIDS=()
+# lvsd, w, PIDS and port_open from the suite's helpers (no namespaces of its own there);
+# scaleout.bash's teardown replaces their cleanup.
+NSES=""
+. "$(dirname "$0")/../../tests/lab/suite.d/common.bash"
 pass() { :; }
 fail() { echo "FAIL - $*"; }
-port_open() {
-	local i
-	for i in $(seq "$4"); do
-		ip netns exec "$1" python3 -c "import socket; socket.create_connection(('$2', $3), 1)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+N=${LAB_TRIALS:-10}
+FLOWS=${LAB_FLOWS:-"100 1000"}
 . "$(dirname "$0")/../../tests/lab/scaleout.bash"
 SO=bb
 trap 'so_teardown' EXIT
