@@ -247,3 +247,168 @@ async fn a_server_counts_as_checked_only_after_its_first_verdict_is_out() {
         "initial state, the verdict, then the marker"
     );
 }
+
+/// Virtual servers 10.0.0.1 .. 10.0.0.N port 80, each with real server 127.0.0.1:8080 checked by
+/// `script` (MISC_CHECK, one run at start then none for a minute); `tweak(i)` adds to the i-th
+/// checker block.
+fn shared_config(
+    top: &str,
+    n: usize,
+    script: &std::path::Path,
+    tweak: impl Fn(usize) -> String,
+) -> String {
+    let mut text = format!("global_defs {{ {top} }}\n");
+    for i in 1..=n {
+        text.push_str(&lines(&format!(
+            "virtual_server 10.0.0.{i} 80 {{ protocol TCP; delay_loop 60; warmup 0; \
+             real_server 127.0.0.1 8080 {{ MISC_CHECK {{ misc_path {}; retry 0{} }} }} }}\n",
+            script.display(),
+            tweak(i)
+        )));
+    }
+    text
+}
+
+/// Events until every one of `servers` (vs, rs) has its Checked marker; the health events among them.
+async fn until_checked(
+    rx: &mut mpsc::Receiver<CheckEvent>,
+    servers: &[(usize, usize)],
+) -> Vec<CheckEvent> {
+    let mut left: Vec<(usize, usize)> = servers.to_vec();
+    let mut seen = Vec::new();
+    while !left.is_empty() {
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("runner alive");
+        if e.kind == EventKind::Checked {
+            left.retain(|&s| s != (e.vs, e.rs));
+        } else {
+            seen.push(e);
+        }
+    }
+    seen
+}
+
+/// A MISC_CHECK script that logs each run to `runs` and exits with the code in `code`.
+fn counting_script(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (script, runs, code) = (dir.join("check.sh"), dir.join("runs"), dir.join("code"));
+    write_executable(
+        &script,
+        &format!(
+            "#!/bin/sh\necho run >> {}\nexit $(cat {})\n",
+            runs.display(),
+            code.display()
+        ),
+    );
+    std::fs::write(&code, "0").unwrap();
+    (script, runs, code)
+}
+
+fn runs(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn identical_checkers_of_a_real_server_in_several_virtual_servers_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log, code) = counting_script(dir.path());
+    std::fs::write(&code, "1").unwrap();
+    let cfg = config(&shared_config("", 3, &script, |_| String::new()));
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = Runner::start(&cfg, tx).unwrap();
+    assert_eq!((runner.len(), runner.probes()), (3, 1));
+    let seen = until_checked(&mut rx, &[(0, 0), (1, 0), (2, 0)]).await;
+    // One run judged all three: each virtual server's real server went down on it.
+    let mut downs: Vec<usize> = seen
+        .iter()
+        .filter(|e| e.kind == EventKind::Down)
+        .map(|e| e.vs)
+        .collect();
+    downs.sort_unstable();
+    assert_eq!(downs, [0, 1, 2], "{seen:?}");
+    assert_eq!(runs(&log), 1, "the script ran once for the three");
+    runner.shutdown().await;
+
+    // share_checks off: one run each, as keepalived.
+    std::fs::remove_file(&log).unwrap();
+    let cfg = config(&shared_config("share_checks off", 3, &script, |_| {
+        String::new()
+    }));
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = Runner::start(&cfg, tx).unwrap();
+    assert_eq!((runner.len(), runner.probes()), (3, 3));
+    until_checked(&mut rx, &[(0, 0), (1, 0), (2, 0)]).await;
+    assert_eq!(runs(&log), 3);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn checkers_that_differ_in_anything_are_not_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log, _) = counting_script(dir.path());
+    // The second differs in its timeout, the third in alpha: three probes for four checkers.
+    let cfg = config(&shared_config("", 4, &script, |i| match i {
+        2 => "; misc_timeout 7".into(),
+        3 => "; alpha".into(),
+        _ => String::new(),
+    }));
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = Runner::start(&cfg, tx).unwrap();
+    assert_eq!((runner.len(), runner.probes()), (4, 3));
+    until_checked(&mut rx, &[(0, 0), (1, 0), (2, 0), (3, 0)]).await;
+    assert_eq!(runs(&log), 3);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_shared_checks_shared_and_a_new_one_joins_with_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, log, code) = counting_script(dir.path());
+    std::fs::write(&code, "1").unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = Runner::start(
+        &config(&shared_config("", 2, &script, |_| String::new())),
+        tx.clone(),
+    )
+    .unwrap();
+    until_checked(&mut rx, &[(0, 0), (1, 0)]).await;
+    assert_eq!(runs(&log), 1);
+
+    // The same two and a third virtual server with the same real server and checker.
+    let carried = runner.stop_for_reload().await;
+    let cfg = config(&shared_config("", 3, &script, |_| String::new()));
+    let alive = vec![vec![false]; 3];
+    let (runner, n) = Runner::start_carried(&cfg, &alive, carried, tx).unwrap();
+    assert_eq!((n.kept, n.started), (2, 1));
+    assert_eq!(runner.probes(), 1, "still one probe");
+    // The new one starts down, as the running check says, and counts as checked at once; the
+    // others keep their verdict (no new event).
+    let seen = until_checked(&mut rx, &[(2, 0)]).await;
+    let third: Vec<_> = seen.iter().filter(|e| e.vs == 2).map(|e| e.kind).collect();
+    assert_eq!(third, [EventKind::Down], "{seen:?}");
+    assert_eq!(runs(&log), 1, "no probe ran again for the reload");
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_a_checker_that_only_moved_in_the_file() {
+    // A line added above every checker (a comment, a global setting) shifts where each block is;
+    // the checkers are the same and keep running.
+    let dir = tempfile::tempdir().unwrap();
+    let (script, _, _) = counting_script(dir.path());
+    let (tx, mut rx) = mpsc::channel(64);
+    let text = shared_config("share_checks off", 2, &script, |_| String::new());
+    let runner = Runner::start(&config(&text), tx.clone()).unwrap();
+    until_checked(&mut rx, &[(0, 0), (1, 0)]).await;
+    let carried = runner.stop_for_reload().await;
+    let moved = format!("# maintenance window 2026-12-03\n\n{text}");
+    let (runner, n) =
+        Runner::start_carried(&config(&moved), &[vec![true], vec![true]], carried, tx).unwrap();
+    assert_eq!((n.kept, n.started), (2, 0));
+    runner.shutdown().await;
+}

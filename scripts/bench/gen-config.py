@@ -2,7 +2,9 @@
 """Writes a large keepalived.conf for benchmarks: N virtual servers with M real servers each (TCP_CHECK)
 and K VRRP instances on eth0. Usage: gen-config.py [--vs 5000] [--rs 4] [--vrrp 200] > big.conf
 --loopback puts the real servers on 127.0.0.0/8 (one local listener answers every check); --delay-loop,
---check HTTP_GET and --check MISC_CHECK --misc-path PATH are for the checker-load benchmark."""
+--check HTTP_GET and --check MISC_CHECK --misc-path PATH are for the checker-load benchmark;
+--shared-rs gives every virtual server the same real servers (share_checks), --no-share-checks turns
+that off in global_defs."""
 import argparse
 
 ap = argparse.ArgumentParser()
@@ -14,9 +16,11 @@ ap.add_argument("--misc-path", default="/bin/true")
 ap.add_argument("--loopback", action="store_true")
 ap.add_argument("--delay-loop", type=int)
 ap.add_argument("--port", type=int, default=8080)
+ap.add_argument("--shared-rs", action="store_true")
+ap.add_argument("--no-share-checks", action="store_true")
 a = ap.parse_args()
 
-out = ["global_defs {", "    router_id bench", "}"]
+out = ["global_defs {", "    router_id bench"] + (["    share_checks off"] if a.no_share_checks else []) + ["}"]
 for i in range(a.vrrp):
     vrid = i % 255 + 1
     out += [
@@ -36,7 +40,7 @@ for v in range(a.vs):
     if a.delay_loop:
         out.append(f"    delay_loop {a.delay_loop}")
     for r in range(a.rs):
-        n = v * a.rs + r
+        n = r if a.shared_rs else v * a.rs + r
         net = f"127.{1 + n // 65536 % 254}" if a.loopback else f"172.{16 + n // 65536 % 16}"
         out.append(f"    real_server {net}.{n // 256 % 256}.{n % 256} {a.port} {{")
         out.append(f"        weight {r + 1}")

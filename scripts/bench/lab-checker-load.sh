@@ -14,7 +14,7 @@ RS=10
 WARM=${LAB_WARM:-20}; WIN=${LAB_WINDOW:-30}
 DAEMONS=${LAB_DAEMONS:-lvsd keepalived}
 [ -n "${LVSD_BEFORE_BIN:-}" ] || DAEMONS=${DAEMONS//lvsd-before/}
-ROWS=${LAB_ROWS:-tcp-dl1 tcp-dl4 tcp10k-dl10 tcp10k-dl20 http-dl4 misc-dl2}
+ROWS=${LAB_ROWS:-tcp-dl1 tcp-dl4 tcp10k-dl10 tcp10k-dl20 http-dl4 misc-dl2 shared-dl4 unshared-dl4}
 here=$(cd "$(dirname "$0")" && pwd)
 w=$(mktemp -d)
 tck=$(getconf CLK_TCK)
@@ -100,3 +100,6 @@ row tcp10k-dl10 "10,000 TCP_CHECK, delay_loop 10" 10000 10 tcp 8080
 row tcp10k-dl20 "10,000 TCP_CHECK, delay_loop 20" 10000 20 tcp 8080
 row http-dl4 "2,000 HTTP_GET, delay_loop 4" 2000 4 http 8081 --check HTTP_GET
 row misc-dl2 "200 MISC_CHECK, delay_loop 2" 200 2 misc 8080 --check MISC_CHECK --misc-path "$w/misc.sh"
+# share_checks: 100 virtual servers with the same 50 real servers (5,000 checkers, 50 distinct).
+row shared-dl4 "100 VS x 50 RS TCP_CHECK, dl 4, shared" 5000 4 tcp 8080 --vs 100 --rs 50 --shared-rs
+row unshared-dl4 "100 VS x 50 RS TCP_CHECK, dl 4, share off" 5000 4 tcp 8080 --vs 100 --rs 50 --shared-rs --no-share-checks

@@ -10,7 +10,7 @@ use crate::config::model::Config;
 use crate::status::snapshot::Histogram;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -47,6 +47,9 @@ pub struct PlannedChecker {
     pub timing: Timing,
     pub warmup: Duration,
     pub log_all_failures: bool,
+    /// With share_checks: equal for checkers whose probes are identical (the fingerprint and what
+    /// else a probe reads of its real server), which then run as one.
+    pub share: Option<u64>,
 }
 
 /// A real server's checkers.
@@ -71,14 +74,25 @@ pub fn plan(cfg: &Config, warnings: &mut Vec<BuildError>) -> Result<Vec<PlannedR
             let mut checkers = Vec::new();
             for c in &rs.checkers {
                 match Probe::build(cfg, rs, c) {
-                    Ok(probe) => checkers.push(PlannedChecker {
-                        fingerprint: fingerprint(cfg, rs, c),
-                        kind: probe::kind_name(&c.kind),
-                        probe,
-                        timing: probe::timing(c),
-                        warmup: c.warmup.0,
-                        log_all_failures: c.log_all_failures || cfg.global.checker_log_all_failures,
-                    }),
+                    Ok(probe) => {
+                        let fingerprint = fingerprint(cfg, rs, c);
+                        checkers.push(PlannedChecker {
+                            fingerprint,
+                            kind: probe::kind_name(&c.kind),
+                            probe,
+                            timing: probe::timing(c),
+                            warmup: c.warmup.0,
+                            log_all_failures: c.log_all_failures
+                                || cfg.global.checker_log_all_failures,
+                            // FILE_CHECK scales the real server's weight: part of its probe.
+                            share: cfg.global.share_checks.then(|| {
+                                use std::hash::{Hash, Hasher};
+                                let mut h = std::collections::hash_map::DefaultHasher::new();
+                                (fingerprint, rs.weight).hash(&mut h);
+                                h.finish()
+                            }),
+                        })
+                    }
                     Err(e @ (BuildError::Unsupported { .. } | BuildError::Refused { .. })) => {
                         warnings.push(e)
                     }
@@ -111,9 +125,12 @@ fn fingerprint(
 ) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    // Serialized, not Debug: the model's serialization leaves out where in the file the block
+    // is, so a checker that only moved (a line added above it) is the same checker, and the same
+    // block under several virtual servers is one probe.
     format!(
-        "{:?} {} {:?} {:?} {:?} {}",
-        c,
+        "{} {} {:?} {:?} {:?} {}",
+        serde_json::to_string(c).unwrap_or_else(|_| format!("{c:?}")),
         rs.ip,
         rs.port,
         rs.virtualhost,
@@ -121,12 +138,14 @@ fn fingerprint(
         cfg.global.enable_script_security
     )
     .hash(&mut h);
-    // Debug shows a password as <redacted>: a changed one must still restart the checker.
+    // A password and secret headers are serialized as <redacted>: a changed one must still
+    // restart the checker.
     if let crate::config::model::CheckKind::Http(k) | crate::config::model::CheckKind::Ssl(k) =
         &c.kind
     {
         for u in &k.urls {
             u.password.as_ref().map(|p| p.expose()).hash(&mut h);
+            u.headers.hash(&mut h);
         }
     }
     h.finish()
@@ -159,16 +178,23 @@ pub struct Runner {
     export: Option<mpsc::UnboundedSender<tokio::sync::oneshot::Sender<Carried>>>,
     servers: usize,
     checkers: usize,
+    probes: usize,
 }
 
-/// What a reload carries from the old checkers to the new: each checker's core and when it is due
-/// (None: it was running), each real server's verdicts, the latency histograms.
+/// What a reload carries from the old checkers to the new: each checker's core, when it is due
+/// (None: it was running) and its probe (checkers that shared one have the same), each real
+/// server's verdicts, the latency histograms.
 #[derive(Default)]
 pub struct Carried {
-    checkers: std::collections::HashMap<(String, usize, u64), (CheckerCore, Option<Instant>)>,
-    servers: std::collections::HashMap<String, (RsState, Vec<u64>)>,
+    checkers: HashMap<CheckerKey, KeptChecker>,
+    servers: HashMap<String, (RsState, Vec<u64>)>,
     latency: BTreeMap<&'static str, Histogram>,
 }
+
+/// A checker across a reload: its real server's key, its index there, its fingerprint.
+type CheckerKey = (String, usize, u64);
+/// Its core, when it is due (None: running) and the probe it ran as (the same for shared ones).
+type KeptChecker = (CheckerCore, Option<Instant>, u32);
 
 /// How a reload went for the checkers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -203,6 +229,13 @@ impl Runner {
         let servers = planned.len();
         let checkers = planned.iter().map(|rs| rs.checkers.len()).sum();
         let (sched, count) = Scheduler::new(planned, carried);
+        let probes = sched.slots.len();
+        if probes < checkers {
+            tracing::info!(
+                "{checkers} checkers run as {probes} probes: {} check a real server another virtual server checks the same way (share_checks)",
+                checkers - probes
+            );
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(sched.run(events, rx));
         let runner = Runner {
@@ -210,6 +243,7 @@ impl Runner {
             export: Some(tx),
             servers,
             checkers,
+            probes,
         };
         (runner, count)
     }
@@ -263,6 +297,11 @@ impl Runner {
         self.checkers
     }
 
+    /// Number of probes run per round: checkers less those that share another's (share_checks).
+    pub fn probes(&self) -> usize {
+        self.probes
+    }
+
     /// Number of real servers (each with its checkers).
     pub fn servers(&self) -> usize {
         self.servers
@@ -290,6 +329,8 @@ struct Slot {
     /// Index into `Scheduler::servers`, and this checker's index among that server's checkers.
     server: u32,
     idx: u32,
+    /// The same for the checkers of other real servers this probe also judges (share_checks).
+    also: Box<[(u32, u32)]>,
     /// No verdict yet (a retry is none).
     unjudged: bool,
     fingerprint: u64,
@@ -304,6 +345,15 @@ struct Server {
     state: RsState,
     /// Checkers still without their first verdict.
     unjudged: u32,
+    /// Each of its checkers joined a probe a reload kept, whose verdict it took: judged at once.
+    judged_at_start: bool,
+}
+
+impl Slot {
+    /// (server, checker index) of every checker this probe judges, its own first.
+    fn members(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        std::iter::once((self.server, self.idx)).chain(self.also.iter().copied())
+    }
 }
 
 type Running = Pin<Box<dyn Future<Output = (u32, Outcome, Duration)> + Send>>;
@@ -364,19 +414,66 @@ impl Scheduler {
             latency: std::mem::take(&mut carried.latency),
             slack: Duration::ZERO,
         };
+        // Probes that checkers with the same share key join: fresh ones by (key, alpha), kept ones
+        // by (key, the probe they had), and a kept one by key alone for fresh checkers (which
+        // take its verdict).
+        let mut fresh_probes: HashMap<(u64, bool), u32> = HashMap::new();
+        let mut kept_probes: HashMap<(u64, u32), u32> = HashMap::new();
+        let mut running_probes: HashMap<u64, u32> = HashMap::new();
+        let mut also: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for rs in planned {
             let server = sched.servers.len() as u32;
-            let alphas: Vec<bool> = rs.checkers.iter().map(|c| c.timing.alpha).collect();
             let prints: Vec<u64> = rs.checkers.iter().map(|c| c.fingerprint).collect();
+            let mut alphas = Vec::with_capacity(rs.checkers.len());
             let mut unjudged = 0;
+            let mut inherited = 0;
+            let n_checkers = rs.checkers.len();
             for (idx, c) in rs.checkers.into_iter().enumerate() {
-                let id = sched.slots.len() as u32;
                 let kept = carried
                     .checkers
                     .remove(&(rs.key.clone(), idx, c.fingerprint));
+                let join = c.share.and_then(|k| match &kept {
+                    Some((_, _, probe)) => kept_probes.get(&(k, *probe)).copied(),
+                    None => fresh_probes
+                        .get(&(k, c.timing.alpha))
+                        .or_else(|| running_probes.get(&k))
+                        .copied(),
+                });
+                if let Some(id) = join {
+                    let slot = &sched.slots[id as usize];
+                    also.entry(id).or_default().push((server, idx as u32));
+                    if slot.unjudged {
+                        unjudged += 1;
+                        alphas.push(c.timing.alpha);
+                    } else if kept.is_some() {
+                        alphas.push(c.timing.alpha);
+                    } else {
+                        inherited += 1;
+                        alphas.push(!slot.core.is_up());
+                    }
+                    if kept.is_some() {
+                        count.kept += 1;
+                    } else {
+                        count.started += 1;
+                    }
+                    continue;
+                }
+                let id = sched.slots.len() as u32;
                 let fresh = kept.is_none();
+                if let Some(k) = c.share {
+                    match &kept {
+                        Some((_, _, probe)) => {
+                            kept_probes.insert((k, *probe), id);
+                            running_probes.entry(k).or_insert(id);
+                        }
+                        None => {
+                            fresh_probes.insert((k, c.timing.alpha), id);
+                        }
+                    }
+                }
+                alphas.push(c.timing.alpha);
                 let core = match kept {
-                    Some((core, due)) => {
+                    Some((core, due, _)) => {
                         count.kept += 1;
                         // One that was running when the reload came runs again now.
                         sched.queue.push(Reverse((due.unwrap_or(now), id)));
@@ -410,13 +507,16 @@ impl Scheduler {
                     log_all_failures: c.log_all_failures,
                     server,
                     idx: idx as u32,
+                    also: Box::default(),
                     unjudged: fresh,
                     fingerprint: c.fingerprint,
                 });
             }
             // The real server's verdicts go on only when all its checkers do.
             let state = match carried.servers.remove(&rs.key) {
-                Some((st, old)) if old == prints && unjudged == 0 => st.carried(rs.weight),
+                Some((st, old)) if old == prints && unjudged == 0 && inherited == 0 => {
+                    st.carried(rs.weight)
+                }
                 _ => RsState::new(rs.weight, &alphas),
             };
             sched.servers.push(Server {
@@ -426,7 +526,11 @@ impl Scheduler {
                 key: rs.key.into_boxed_str(),
                 state,
                 unjudged,
+                judged_at_start: n_checkers > 0 && inherited == n_checkers,
             });
+        }
+        for (id, members) in also {
+            sched.slots[id as usize].also = members.into_boxed_slice();
         }
         sched.slots.shrink_to_fit();
         let rate: f64 = sched
@@ -447,7 +551,7 @@ impl Scheduler {
 
     /// The state a reload carries over, taken when the task ends.
     fn carried(&self) -> Carried {
-        let mut due: std::collections::HashMap<u32, Instant> = std::collections::HashMap::new();
+        let mut due: HashMap<u32, Instant> = HashMap::new();
         for Reverse((at, id)) in self.queue.iter() {
             due.insert(*id, *at);
         }
@@ -455,22 +559,30 @@ impl Scheduler {
             latency: self.latency.clone(),
             ..Carried::default()
         };
+        let mut prints: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.servers.len()];
         for (id, slot) in self.slots.iter().enumerate() {
-            let server = &self.servers[slot.server as usize];
-            c.checkers.insert(
-                (server.key.to_string(), slot.idx as usize, slot.fingerprint),
-                (slot.core.clone(), due.get(&(id as u32)).copied()),
-            );
+            let id = id as u32;
+            for (server, idx) in slot.members() {
+                c.checkers.insert(
+                    (
+                        self.servers[server as usize].key.to_string(),
+                        idx as usize,
+                        slot.fingerprint,
+                    ),
+                    (slot.core.clone(), due.get(&id).copied(), id),
+                );
+                prints[server as usize].push((idx, slot.fingerprint));
+            }
         }
-        for (i, server) in self.servers.iter().enumerate() {
-            let prints = self
-                .slots
-                .iter()
-                .filter(|s| s.server as usize == i)
-                .map(|s| s.fingerprint)
-                .collect();
-            c.servers
-                .insert(server.key.to_string(), (server.state.clone(), prints));
+        for (server, mut p) in self.servers.iter().zip(prints) {
+            p.sort_unstable();
+            c.servers.insert(
+                server.key.to_string(),
+                (
+                    server.state.clone(),
+                    p.into_iter().map(|(_, f)| f).collect(),
+                ),
+            );
         }
         c
     }
@@ -484,6 +596,18 @@ impl Scheduler {
             let e = self.servers[i].state.initial();
             if events.send(event(&self.servers[i], e, true)).await.is_err() {
                 return;
+            }
+            let s = &self.servers[i];
+            if s.judged_at_start {
+                let checked = CheckEvent {
+                    vs: s.vs,
+                    rs: s.rs,
+                    kind: EventKind::Checked,
+                    reason: String::new(),
+                };
+                if events.send(checked).await.is_err() {
+                    return;
+                }
             }
         }
         let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
@@ -615,21 +739,23 @@ impl Scheduler {
         let actions = slot.core.handle(now.into_std(), Input::Result(outcome));
         // Sent after the verdict's own events, so a follower never sees a server judged before
         // it sees the verdict (a first check that fails must not count as up meanwhile).
-        let mut judged = None;
+        let mut judged = Vec::new();
         let verdict = !actions
             .iter()
             .any(|a| matches!(a, Action::Retry { .. } | Action::UrlPassed { .. }));
         if slot.unjudged && verdict {
             slot.unjudged = false;
-            let s = &mut self.servers[slot.server as usize];
-            s.unjudged = s.unjudged.saturating_sub(1);
-            if s.unjudged == 0 {
-                judged = Some(CheckEvent {
-                    vs: s.vs,
-                    rs: s.rs,
-                    kind: EventKind::Checked,
-                    reason: String::new(),
-                });
+            for (server, _) in slot.members() {
+                let s = &mut self.servers[server as usize];
+                s.unjudged = s.unjudged.saturating_sub(1);
+                if s.unjudged == 0 {
+                    judged.push(CheckEvent {
+                        vs: s.vs,
+                        rs: s.rs,
+                        kind: EventKind::Checked,
+                        reason: String::new(),
+                    });
+                }
             }
         }
         for a in actions {
@@ -669,10 +795,11 @@ impl Scheduler {
                 Action::Weight(_) => {}
             }
             if matches!(a, Action::Changed { .. } | Action::Weight(_)) {
-                let server = slot.server as usize;
-                let idx = slot.idx as usize;
-                for e in self.servers[server].state.apply(idx, &a) {
-                    out.push(event(&self.servers[server], e, false));
+                for (server, idx) in slot.members() {
+                    let server = server as usize;
+                    for e in self.servers[server].state.apply(idx as usize, &a) {
+                        out.push(event(&self.servers[server], e, false));
+                    }
                 }
             }
         }

@@ -82,6 +82,9 @@ pub struct Global {
     pub smtp_alert_vrrp: Option<bool>,
     pub smtp_alert_checker: Option<bool>,
     pub checker_log_all_failures: bool,
+    /// lvsd only: a real server that several virtual servers check with identical checkers is
+    /// probed once for all of them.
+    pub share_checks: bool,
     pub no_email_faults: bool,
     pub script_user: Option<(String, Option<String>)>,
     pub enable_script_security: bool,
@@ -155,6 +158,7 @@ impl Default for Global {
             smtp_alert_vrrp: None,
             smtp_alert_checker: None,
             checker_log_all_failures: false,
+            share_checks: true,
             no_email_faults: false,
             script_user: None,
             enable_script_security: false,

@@ -151,9 +151,10 @@ pub async fn run(
     let (etx, mut erx) = mpsc::channel::<CheckEvent>(4096);
     let mut runner = Runner::start(&cfg, etx.clone()).map_err(|e| e.to_string())?;
     info!(
-        "{} real server(s) under health checks ({} tasks)",
+        "{} real server(s) under health checks ({} checkers, {} probes)",
         runner.servers(),
-        runner.len()
+        runner.len(),
+        runner.probes()
     );
     let mut fifo = fifo(&cfg);
     let mut script_user = cfg.global.script_user.clone();

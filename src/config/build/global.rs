@@ -137,6 +137,7 @@ pub fn build(ctx: &mut Ctx, node: &Node, g: &mut Global) {
             "smtp_alert_vrrp" => g.smtp_alert_vrrp = ctx.flag(n),
             "smtp_alert_checker" => g.smtp_alert_checker = ctx.flag(n),
             "checker_log_all_failures" => set(&mut g.checker_log_all_failures, ctx.flag(n)),
+            "share_checks" => set(&mut g.share_checks, ctx.flag(n)),
             "no_email_faults" => set(&mut g.no_email_faults, ctx.flag(n)),
             "script_user" => {
                 if let Some(u) = ctx.arg(n, 0, "a user name, and optionally a group") {
