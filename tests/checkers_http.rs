@@ -423,6 +423,10 @@ fn pki(dir: &Path) {
 
 /// `openssl s_server -WWW` with srv.pem, serving `dir`; reports its port.
 fn s_server(dir: &Path) -> (Proc, u16) {
+    s_server_with(dir, &[])
+}
+
+fn s_server_with(dir: &Path, extra: &[&str]) -> (Proc, u16) {
     use std::io::BufRead;
     let mut child = Proc(
         Command::new("openssl")
@@ -436,6 +440,7 @@ fn s_server(dir: &Path) -> (Proc, u16) {
                 "srv.key",
                 "-WWW",
             ])
+            .args(extra)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -770,4 +775,162 @@ fn a_ca_file_that_cannot_be_used_is_an_error_naming_it() {
             "{err}"
         );
     }
+}
+
+/// cli.pem / cli.key: a client certificate signed by ca.pem (pki); cli-enc.key the same key as
+/// encrypted PKCS#8 (password "s3cret"), cli-legacy.key in OpenSSL's legacy encryption.
+fn client_pki(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "cli.key",
+            "-out",
+            "cli.csr",
+            "-subj",
+            "/CN=lvsd health check",
+        ],
+    );
+    std::fs::write(
+        dir.join("cli.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "cli.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cli.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "cli.ext",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "cli.key",
+            "-out",
+            "cli-enc.key",
+            "-passout",
+            "pass:s3cret",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ec",
+            "-in",
+            "cli.key",
+            "-out",
+            "cli-legacy.key",
+            "-aes256",
+            "-passout",
+            "pass:s3cret",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn ssl_get_presents_the_ssl_blocks_client_certificate() {
+    if !have("openssl") {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    client_pki(dir.path());
+    std::fs::write(dir.path().join("health"), "fine\n").unwrap();
+    // The server asks for a client certificate and refuses the handshake without one from ca.pem.
+    let (_srv, port) = s_server_with(dir.path(), &["-Verify", "1", "-CAfile", "ca.pem"]);
+    let d = dir.path().display();
+    let build = |top: String| {
+        let cfg = config(&format!(
+            "{top}\nvirtual_server 10.0.0.1 443 {{\n protocol TCP\n real_server 127.0.0.1 {port} {{\n\
+             SSL_GET {{\n connect_timeout 3\n url {{\n path /health\n }}\n }}\n }}\n}}\n"
+        ));
+        let rs = &cfg.virtual_servers[0].real_servers[0];
+        lvsd::check::probe::Probe::build(&cfg, rs, &rs.checkers[0]).map_err(|e| e.to_string())
+    };
+    let o = build(String::new()).unwrap().run().await;
+    assert!(!o.ok, "no client certificate: refused by the server: {o:?}");
+    for top in [
+        format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli.key\n ca {d}/ca.pem\n}}"),
+        format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli-enc.key\n password s3cret\n}}"),
+    ] {
+        let o = build(top.clone()).unwrap().run().await;
+        assert!(o.ok, "{top}: {o:?}");
+    }
+    // Key and certificate in one file, as keepalived's samples have them.
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.path().join("cli.pem")).unwrap(),
+        std::fs::read_to_string(dir.path().join("cli.key")).unwrap()
+    );
+    std::fs::write(dir.path().join("both.pem"), both).unwrap();
+    let o = build(format!("SSL {{\n certificate {d}/both.pem\n}}"))
+        .unwrap()
+        .run()
+        .await;
+    assert!(o.ok, "one file: {o:?}");
+    // What cannot be used is an error naming the keyword and the file, before any check.
+    for (top, want) in [
+        (
+            format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli-enc.key\n password wrong\n}}"),
+            "cannot decrypt",
+        ),
+        (
+            format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli-enc.key\n}}"),
+            "has no password",
+        ),
+        (
+            format!(
+                "SSL {{\n certificate {d}/cli.pem\n key {d}/cli-legacy.key\n password s3cret\n}}"
+            ),
+            "openssl pkcs8 -topk8",
+        ),
+        (
+            format!("SSL {{\n certificate {d}/missing.pem\n key {d}/cli.key\n}}"),
+            "SSL certificate",
+        ),
+        (
+            format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli.pem\n}}"),
+            "no private key",
+        ),
+        (
+            format!("SSL {{\n certificate {d}/cli.pem\n key {d}/cli.key\n ca {d}/nope.pem\n}}"),
+            "SSL ca",
+        ),
+    ] {
+        let e = build(top.clone()).expect_err(&top);
+        assert!(e.contains(want), "{top}: {e}");
+    }
+    // The password never shows in the dump.
+    let cfg = config(&format!(
+        "SSL {{\n certificate {d}/cli.pem\n key {d}/cli-enc.key\n password s3cret\n}}\n"
+    ));
+    let dump = serde_json::to_string(&cfg).unwrap();
+    assert!(
+        !dump.contains("s3cret") && dump.contains("<redacted>"),
+        "{dump}"
+    );
 }

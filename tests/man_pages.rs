@@ -209,6 +209,11 @@ const BLOCKS: &[Block] = &[
         }],
     },
     Block {
+        name: "SSL",
+        template: "SSL {\n@\n}\n",
+        places: &[ss("SSL block")],
+    },
+    Block {
         name: "bgp_announce",
         template: "bgp_announce {\n@\n}\n",
         places: &[Place {

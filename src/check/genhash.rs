@@ -82,7 +82,7 @@ pub async fn digest(args: &GenhashArgs) -> Result<String, String> {
     });
     let tls = if args.ssl {
         Some(
-            tls_setup(args.sni, None, args.virtualhost.as_deref(), ip, None)
+            tls_setup(args.sni, None, args.virtualhost.as_deref(), ip, None, None)
                 .map_err(|e| e.to_string())?,
         )
     } else {

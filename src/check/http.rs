@@ -495,9 +495,10 @@ pub fn tls_setup(
     vhost: Option<&str>,
     ip: std::net::IpAddr,
     verify: Option<&tls::Verify>,
+    identity: Option<&super::tls_identity::ClientIdentity>,
 ) -> Result<TlsSetup, rustls::Error> {
     Ok(TlsSetup {
-        connector: tls::connector(enable_sni, verify)?,
+        connector: tls::connector(enable_sni, verify, identity)?,
         server_name: handshake_name(enable_sni, sni_name, vhost, ip),
     })
 }

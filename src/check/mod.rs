@@ -18,6 +18,7 @@ pub mod smtp;
 pub mod spawn;
 pub mod tcp;
 pub mod tls;
+pub mod tls_identity;
 pub mod udp;
 
 pub use decide::{CheckerCore, Outcome, RsEvent, RsState, WeightAdj};

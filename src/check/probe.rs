@@ -12,7 +12,7 @@ use super::smtp::{host_name, SmtpProbe};
 use super::tcp::TcpProbe;
 use super::tls::Verify;
 use super::udp::UdpProbe;
-use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer};
+use crate::config::model::{CheckKind, Checker, Config, HttpCheck, RealServer, SslClient};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -177,10 +177,10 @@ impl Probe {
         Ok(match &c.kind {
             CheckKind::Tcp => Probe::Tcp(Arc::new(TcpProbe::new(target("tcp", 0)))),
             CheckKind::Http(h) => Probe::Http(Arc::new(
-                http(h, target("tcp", 80), rs, false).map_err(invalid)?,
+                http(h, target("tcp", 80), rs, None).map_err(invalid)?,
             )),
             CheckKind::Ssl(h) => Probe::Http(Arc::new(
-                http(h, target("tcp", 443), rs, true).map_err(invalid)?,
+                http(h, target("tcp", 443), rs, Some(cfg.ssl.as_ref())).map_err(invalid)?,
             )),
             CheckKind::Smtp { helo_name } => Probe::Smtp(Arc::new(SmtpProbe {
                 target: target("tcp", 25),
@@ -281,7 +281,13 @@ impl Probe {
     }
 }
 
-fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<HttpProbe, String> {
+/// `tls`: None for HTTP_GET; for SSL_GET, the SSL block if there is one.
+fn http(
+    h: &HttpCheck,
+    target: Target,
+    rs: &RealServer,
+    tls: Option<Option<&SslClient>>,
+) -> Result<HttpProbe, String> {
     let protocol = HttpProtocol::parse(h.http_protocol.as_deref())
         .ok_or_else(|| format!("bad http_protocol {:?}", h.http_protocol))?;
     let virtualhost = h.virtualhost.clone().or_else(|| rs.virtualhost.clone());
@@ -305,7 +311,7 @@ fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<Htt
             _ => None,
         };
         // keepalived's SNI for a url: sni_name, else the url's virtualhost, else the checker's.
-        let server_name = match (tls, &u.virtualhost) {
+        let server_name = match (tls.is_some(), &u.virtualhost) {
             (true, Some(v)) if h.enable_sni && h.sni_name.is_none() => Some(
                 super::http::handshake_name(true, None, Some(v), target.addr.ip()),
             ),
@@ -320,13 +326,17 @@ fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<Htt
             method: u.method.clone().unwrap_or_else(|| "GET".into()),
             headers: u.headers.clone(),
             authorization,
-            close_notify: tls && (h.tls_compliant || u.tls_compliant),
+            close_notify: tls.is_some() && (h.tls_compliant || u.tls_compliant),
             server_name,
         });
     }
-    let tls = if tls {
+    let tls = if let Some(ssl) = tls {
         let verify = match &h.tls_verify_ca {
             Some(ca) => Some(Verify::load(ca, h.tls_verify_name.as_deref())?),
+            None => None,
+        };
+        let identity = match ssl {
+            Some(s) => super::tls_identity::ClientIdentity::load(s)?,
             None => None,
         };
         Some(
@@ -336,6 +346,7 @@ fn http(h: &HttpCheck, target: Target, rs: &RealServer, tls: bool) -> Result<Htt
                 virtualhost.as_deref(),
                 target.addr.ip(),
                 verify.as_ref(),
+                identity.as_ref(),
             )
             .map_err(|e| format!("TLS setup: {e}"))?,
         )

@@ -146,7 +146,12 @@ impl ServerCertVerifier for AgainstName {
 
 /// A connector: without `verify` it accepts any certificate, as keepalived; `sni` false sends no
 /// server name.
-pub fn connector(sni: bool, verify: Option<&Verify>) -> Result<TlsConnector, rustls::Error> {
+/// `identity`: the client certificate to present when the server asks (keepalived's SSL block).
+pub fn connector(
+    sni: bool,
+    verify: Option<&Verify>,
+    identity: Option<&super::tls_identity::ClientIdentity>,
+) -> Result<TlsConnector, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match verify {
         None => Arc::new(AcceptAnyCert(provider.clone())),
@@ -164,11 +169,14 @@ pub fn connector(sni: bool, verify: Option<&Verify>) -> Result<TlsConnector, rus
             }
         }
     };
-    let mut config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match identity {
+        Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key.clone_key())?,
+        None => builder.with_no_client_auth(),
+    };
     config.enable_sni = sni;
     Ok(TlsConnector::from(Arc::new(config)))
 }

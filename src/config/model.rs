@@ -47,6 +47,21 @@ pub struct Config {
     pub unsupported_blocks: Vec<String>,
     /// lvsd only (top-level `bgp_announce` block): VIPs announced over BGP by BIRD.
     pub bgp_announce: Option<BgpAnnounce>,
+    /// The top-level `SSL` block: the client certificate SSL_GET presents.
+    pub ssl: Option<SslClient>,
+}
+
+/// keepalived's top-level `SSL` block. The CA file is read, as keepalived, but not used to verify
+/// (keepalived sets no verification; tls_verify_ca does that).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SslClient {
+    pub certificate: Option<String>,
+    pub key: Option<String>,
+    /// Decrypts the key.
+    pub password: Option<Secret>,
+    pub ca: Option<String>,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 impl Config {
@@ -66,6 +81,7 @@ impl Config {
             virtual_servers: Vec::new(),
             unsupported_blocks: Vec::new(),
             bgp_announce: None,
+            ssl: None,
         }
     }
 }

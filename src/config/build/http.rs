@@ -362,3 +362,25 @@ fn regex_syntax_check(re: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `SSL { certificate FILE  key FILE  password PASS  ca FILE }`: the client certificate (chain) and
+/// key SSL_GET presents to servers that ask for one.
+pub fn ssl_block(ctx: &mut Ctx, node: &Node) -> SslClient {
+    let mut s = SslClient {
+        certificate: None,
+        key: None,
+        password: None,
+        ca: None,
+        span: node.span(),
+    };
+    for n in ctx.block(node) {
+        match n.kw() {
+            "certificate" => s.certificate = ctx.string(n, "a PEM certificate file"),
+            "key" => s.key = ctx.string(n, "a PEM private key file"),
+            "password" => s.password = ctx.string(n, "the key's password").map(Secret::new),
+            "ca" => s.ca = ctx.string(n, "a PEM CA file"),
+            _ => ctx.unknown(n, "SSL"),
+        }
+    }
+    s
+}

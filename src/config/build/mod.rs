@@ -23,7 +23,6 @@ const UNSUPPORTED_BLOCKS: &[&str] = &[
     "linkbeat_interfaces",
     "track_group",
     "interface_up_down_delays",
-    "SSL",
 ];
 
 /// Turns top-level statements into the model one at a time, as the tree builder finishes them.
@@ -70,6 +69,16 @@ impl Builder {
             "lvs_sysctl" => lvsd_only::lvs_sysctl(ctx, n, &mut cfg.global.lvs_sysctl),
             "lvs_sync_catchup" => {
                 lvsd_only::lvs_sync_catchup(ctx, n, &mut cfg.global.lvs_sync_catchup)
+            }
+            "SSL" => {
+                if let Some(first) = &cfg.ssl {
+                    ctx.warn_also(
+                        n.span(),
+                        first.span,
+                        "SSL is defined twice; this one replaces the first, as in keepalived",
+                    );
+                }
+                cfg.ssl = Some(http::ssl_block(ctx, n));
             }
             "bgp_announce" => {
                 let b = lvsd_only::bgp_announce(ctx, n);
