@@ -87,7 +87,19 @@ impl Drop for Procs {
 }
 
 /// A VRRPv3 instance at 0.5 s adverts with `extra` lines; `blocks` go before it.
+/// An instance; `blocks` (the vrrp_track_process blocks, first in a node's file) come with a
+/// process event buffer of 32 MiB: the proc connector of the initial namespace carries every
+/// process of the machine, and a loaded machine (builds, other suites) overflowed the default 1 MiB
+/// within a fork's window; the /proc rescan that follows judges a count change as keepalived does
+/// (the quorum lost at once, without fork_delay), which these tests do not test.
 fn conf(blocks: &str, name: &str, vrid: u8, vip: &str, priority: u8, extra: &str) -> String {
+    let blocks = if blocks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "global_defs {{\n    process_monitor_rcv_bufs 33554432\n    process_monitor_rcv_bufs_force\n}}\n{blocks}"
+        )
+    };
     format!(
         "{blocks}vrrp_instance {name} {{
     interface eth0
