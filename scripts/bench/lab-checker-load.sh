@@ -66,7 +66,8 @@ run() { # row label daemon conf port mode checkers
 	local n=$((o1 - o0)) ms
 	ms=$(echo "if ($n > 0) ($c1 - $c0) * 1000000 / $n else 0" | bc -l)
 	per[$1-$2]=$ms
-	printf '%-44s %12.0f %10.0f %12s %10s\n' "$2, $6" "$ms" "$(echo "$n / ($t1 - $t0)" | bc -l)" \
+	printf '%-44s %12.0f %10.0f %7.1f %12s %10s\n' "$2, $6" "$ms" "$(echo "$n / ($t1 - $t0)" | bc -l)" \
+		"$(echo "($c1 - $c0) * 100 / ($t1 - $t0)" | bc -l)" \
 		"$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")" "$up/$7"
 	cleanup
 	rm -f "$w"/*.pid
@@ -93,7 +94,8 @@ row() { # name label checkers delay_loop mode port [gen-config args]
 
 printf '\nChecker load, kernel %s under qemu (TCG, %s CPUs); over %s s after %s s warm-up, one daemon at a time\n\n' \
 	"$(uname -r)" "$(nproc)" "$WIN" "$WARM"
-printf '%-44s %12s %10s %12s %10s\n' "" "CPU ms/1000" "checks/s" "peak RSS MiB" "dests"
+# CPU %: of one CPU over the window (the shared rows compare it: fewer checks, not cheaper ones).
+printf '%-44s %12s %10s %7s %12s %10s\n' "" "CPU ms/1000" "checks/s" "CPU %" "peak RSS MiB" "dests"
 row tcp-dl1 "2,000 TCP_CHECK, delay_loop 1" 2000 1 tcp 8080
 row tcp-dl4 "2,000 TCP_CHECK, delay_loop 4" 2000 4 tcp 8080
 row tcp10k-dl10 "10,000 TCP_CHECK, delay_loop 10" 10000 10 tcp 8080
