@@ -32,6 +32,11 @@ impl Node {
     }
 }
 
+/// Blocks nest at most this deep (keepalived's deepest is four: virtual_server, real_server, a
+/// checker, url). Past it the text is skipped to its closing brace: an unclosed `{` repeated by
+/// ~SEQ nested a million deep and overflowed the stack when the tree was dropped (fuzzing).
+const MAX_NESTING: usize = 32;
+
 struct Open {
     node: Node,
     children: Vec<Node>,
@@ -46,6 +51,8 @@ pub struct TreeBuilder<F: FnMut(Node, &mut Diags)> {
     pending: Option<Node>,
     toks: Vec<Token>,
     top: F,
+    /// Braces open past MAX_NESTING, whose contents are skipped.
+    too_deep: usize,
 }
 
 impl<F: FnMut(Node, &mut Diags)> TreeBuilder<F> {
@@ -55,6 +62,7 @@ impl<F: FnMut(Node, &mut Diags)> TreeBuilder<F> {
             pending: None,
             toks: Vec::new(),
             top,
+            too_deep: 0,
         }
     }
 
@@ -69,6 +77,23 @@ impl<F: FnMut(Node, &mut Diags)> TreeBuilder<F> {
         let mut toks = std::mem::take(&mut self.toks);
         tokenize(line, diags, &mut toks);
         for (idx, tok) in toks.drain(..).enumerate() {
+            if self.too_deep > 0 {
+                match tok.kind {
+                    TokKind::Open => self.too_deep += 1,
+                    TokKind::Close => self.too_deep -= 1,
+                    TokKind::Word => {}
+                }
+                continue;
+            }
+            if tok.kind == TokKind::Open && self.stack.len() >= MAX_NESTING {
+                diags.error(
+                    tok.span,
+                    format!("blocks nest deeper than {MAX_NESTING} levels here (a '}}' missing above?); skipped to its closing '}}'"),
+                );
+                self.pending = None;
+                self.too_deep = 1;
+                continue;
+            }
             match tok.kind {
                 TokKind::Word => match self.pending.as_mut() {
                     // Arguments end with their line.
@@ -211,5 +236,36 @@ mod tests {
         let mut d = Diags::default();
         build(&lines("a {\n}\n  }\n"), &mut d);
         assert_eq!((d.list[0].span.line, d.list[0].span.col), (3, 3));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_and_the_text_is_skipped_to_its_brace() {
+        // 100,000 blocks opened, each closed: past MAX_NESTING the contents are skipped, the tree
+        // stays shallow (dropping it used to overflow the stack), and what follows is read.
+        let mut text = "a {\n".repeat(100_000);
+        text.push_str("x 1\n");
+        text.push_str(&"}\n".repeat(100_000));
+        text.push_str("after 2\n");
+        let mut d = Diags::default();
+        let t = build(&lines(&text), &mut d);
+        let errors: Vec<_> = d
+            .list
+            .iter()
+            .map(|e| (e.span.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 1, "{:?}", &errors[..errors.len().min(3)]);
+        assert_eq!(errors[0].0, MAX_NESTING as u32 + 1);
+        assert!(errors[0].1.contains("nest deeper"), "{}", errors[0].1);
+        assert_eq!(shape(&t[1..]), "after(2)");
+        let mut depth = 0;
+        let mut n = &t[0];
+        while let Some(b) = &n.block {
+            depth += 1;
+            match b.first() {
+                Some(c) => n = c,
+                None => break,
+            }
+        }
+        assert_eq!(depth, MAX_NESTING);
     }
 }
