@@ -3,7 +3,9 @@
 //! page tables and made lvsd fault on each page it wrote until the child had exec'd, at every check.
 //! std's Command takes its posix_spawn path only without pre_exec hooks, and a check script needs
 //! two (PR_SET_PDEATHSIG, and the huge-page opt-out undone: daemon/memory.rs). The child makes only
-//! syscalls, on data prepared before the clone. Linux 5.2 or later (CLONE_PIDFD).
+//! syscalls, on data prepared before the clone. The exit is awaited on a pidfd (CLONE_PIDFD, Linux
+//! 5.2); an older kernel ignores that flag and returns none, and the script is then awaited by a
+//! blocking waitpid on tokio's blocking pool.
 
 use std::ffi::CString;
 use std::io;
@@ -23,8 +25,15 @@ extern "C" {
 /// A running script, the leader of its own process group. Dropping it kills the group.
 pub struct Script {
     pid: libc::pid_t,
-    /// Readable once the script has exited; None once reaped.
-    pidfd: Option<AsyncFd<OwnedFd>>,
+    /// How its exit is awaited; None once reaped.
+    exit: Option<Exit>,
+}
+
+enum Exit {
+    /// Readable once the script has exited.
+    Pidfd(AsyncFd<OwnedFd>),
+    /// Kernels before 5.2: a blocking waitpid on another thread reaps it and sends the status.
+    Waiter(tokio::sync::oneshot::Receiver<io::Result<ExitStatus>>),
 }
 
 /// What the child needs, prepared by the parent: pointers into the parent's memory.
@@ -43,6 +52,15 @@ impl Script {
     /// Starts `argv` (a program found on PATH when it has no slash) with stdin, stdout and stderr on
     /// /dev/null, in a process group of its own, as `ids` (uid, gid) when given, killed with lvsd.
     pub fn start(argv: &[String], ids: Option<(u32, u32)>) -> io::Result<Script> {
+        Script::start_as(argv, ids, true)
+    }
+
+    /// `pidfd` false starts it as on a kernel without CLONE_PIDFD (tests of that path).
+    fn start_as(argv: &[String], ids: Option<(u32, u32)>, pidfd: bool) -> io::Result<Script> {
+        let flags = libc::CLONE_VM
+            | libc::CLONE_VFORK
+            | libc::SIGCHLD
+            | if pidfd { libc::CLONE_PIDFD } else { 0 };
         let invalid = |_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in misc_path");
         let prog = argv
             .first()
@@ -88,7 +106,7 @@ impl Script {
             let pid = libc::clone(
                 child,
                 top,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+                flags,
                 (&args as *const ChildArgs).cast_mut().cast(),
                 &mut pidfd as *mut libc::c_int,
             );
@@ -100,18 +118,34 @@ impl Script {
             pid
         };
         drop(stack);
-        // SAFETY: CLONE_PIDFD stored a new descriptor of the child, owned by nothing else.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-        let mut script = Script { pid, pidfd: None };
+        // SAFETY: when set (>= 0), CLONE_PIDFD stored a new descriptor of the child, owned by
+        // nothing else; a kernel before 5.2 leaves it at -1.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+        let mut script = Script { pid, exit: None };
         let err = args.err.load(Ordering::Relaxed);
         if err != 0 {
             // The child has exited: reaped at once.
             let _ = script.reap(0);
             return Err(io::Error::from_raw_os_error(err));
         }
+        let Some(pidfd) = pidfd else {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            tokio::task::spawn_blocking(move || {
+                let mut st: libc::c_int = 0;
+                // SAFETY: st is valid for the call; the pid is our child, reaped only here.
+                let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+                let _ = tx.send(if r == pid {
+                    Ok(ExitStatus::from_raw(st))
+                } else {
+                    Err(io::Error::last_os_error())
+                });
+            });
+            script.exit = Some(Exit::Waiter(rx));
+            return Ok(script);
+        };
         // SAFETY: the OwnedFd is moved into the AsyncFd, which keeps it open for its own life.
         match unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) } {
-            Ok(fd) => script.pidfd = Some(fd),
+            Ok(fd) => script.exit = Some(Exit::Pidfd(fd)),
             Err(e) => {
                 let e = e.into_parts().1;
                 script.kill_group();
@@ -130,11 +164,20 @@ impl Script {
     /// Waits for the script to exit and reaps it.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         loop {
-            let Some(fd) = &self.pidfd else {
-                return Err(io::Error::other("already reaped"));
-            };
-            let mut ready = fd.readable().await?;
-            ready.clear_ready();
+            match &mut self.exit {
+                None => return Err(io::Error::other("already reaped")),
+                Some(Exit::Waiter(rx)) => {
+                    let st = rx
+                        .await
+                        .unwrap_or_else(|_| Err(io::Error::other("the waiter ended")));
+                    self.exit = None;
+                    return st;
+                }
+                Some(Exit::Pidfd(fd)) => {
+                    let mut ready = fd.readable().await?;
+                    ready.clear_ready();
+                }
+            }
             if let Some(st) = self.reap(libc::WNOHANG)? {
                 return Ok(st);
             }
@@ -153,7 +196,7 @@ impl Script {
         // SAFETY: st is valid for the call; the pid is our unreaped child.
         let r = unsafe { libc::waitpid(self.pid, &mut st, flags) };
         if r == self.pid {
-            self.pidfd = None;
+            self.exit = None;
             Ok(Some(ExitStatus::from_raw(st)))
         } else if r == 0 {
             Ok(None)
@@ -165,8 +208,11 @@ impl Script {
 
 impl Drop for Script {
     fn drop(&mut self) {
-        if self.pidfd.is_none() {
-            return;
+        match &self.exit {
+            None => return,
+            // Its waiter reaps it once the kill below has ended it.
+            Some(Exit::Waiter(_)) => return self.kill_group(),
+            Some(Exit::Pidfd(_)) => {}
         }
         self.kill_group();
         if !matches!(self.reap(libc::WNOHANG), Ok(None)) {
@@ -174,7 +220,10 @@ impl Drop for Script {
         }
         // Not dead yet: reaped when it is, without waiting here.
         let pid = self.pid;
-        let fd = self.pidfd.take();
+        let fd = match self.exit.take() {
+            Some(Exit::Pidfd(fd)) => Some(fd),
+            _ => None,
+        };
         let reap = move || {
             let mut st = 0;
             // SAFETY: the killed child is ours and not reaped yet.
@@ -304,6 +353,25 @@ mod tests {
         assert_eq!(s.wait().await.unwrap().code(), Some(7));
         let mut s = Script::start(&argv(&["/bin/true"]), None).unwrap();
         assert!(s.wait().await.unwrap().success());
+    }
+
+    #[tokio::test]
+    async fn without_a_pidfd_the_script_is_awaited_and_killed_all_the_same() {
+        // As on a kernel before 5.2, which ignores CLONE_PIDFD.
+        let mut s = Script::start_as(&argv(&["sh", "-c", "exit 9"]), None, false).unwrap();
+        assert_eq!(s.wait().await.unwrap().code(), Some(9));
+        let e = Script::start_as(&argv(&["/nonexistent/check"]), None, false).err();
+        assert_eq!(e.map(|e| e.kind()), Some(io::ErrorKind::NotFound));
+        let s = Script::start_as(&argv(&["sleep", "300"]), None, false).unwrap();
+        let pid = s.id() as libc::pid_t;
+        drop(s);
+        // Killed and reaped by its waiter: then the pid is gone (kill -0 fails with ESRCH).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // SAFETY: signal 0 only checks that the pid exists.
+        while unsafe { libc::kill(pid, 0) } == 0 {
+            assert!(std::time::Instant::now() < deadline, "still there");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
