@@ -10,13 +10,17 @@
 #    connection the router moved keeps being answered by the same real server (lvs_sched mh with
 #    mh-port, sloppy_tcp, inhibit_on_failure); control: the same with rr breaks the moved ones;
 #  - BIRD restarted on a director gets the current state back from lvsd;
-#  - SIGTERM: the route leaves the router while IPVS still has the service (withdraw_delay), and
+#  - SIGTERM: the route leaves the router while IPVS still has the service (withdraw_delay 8 s), and
 #    the log says the withdrawal came first;
 #  - kill -9: the route leaves the router (bound 5 s, the time printed; the liveness interface dies
 #    with lvsd while BIRD and its BGP session stay up).
 # Needs LVSD_BIN, bird2, nftables.
 NAME=lvsd-bgp
 NSES=""
+# The SIGTERM part checks that the route leaves the router while IPVS still serves: withdraw_delay
+# must outlast BGP's propagation, which took 2.5 s with the machine loaded (a CI run failed at the
+# default 2 s). The delay only lengthens d2's stop.
+SO_WITHDRAW_DELAY=8
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../scaleout.bash"
 if ! command -v bird >/dev/null; then
