@@ -376,6 +376,24 @@ fn pki(dir: &Path) {
             ],
         );
     }
+    issue(
+        dir,
+        "srv",
+        "/CN=www.example.test",
+        "subjectAltName=DNS:www.example.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+}
+
+/// NAME.key and NAME.pem: a P-256 key and its certificate for SUBJ signed by ca.pem, with the
+/// extensions EXT.
+fn issue(dir: &Path, name: &str, subj: &str, ext: &str) {
+    let (key, csr, pem, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
     openssl(
         dir,
         &[
@@ -386,37 +404,32 @@ fn pki(dir: &Path) {
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            "srv.key",
+            &key,
             "-out",
-            "srv.csr",
+            &csr,
             "-subj",
-            "/CN=www.example.test",
+            subj,
         ],
     );
-    std::fs::write(
-        dir.join("srv.ext"),
-        "subjectAltName=DNS:www.example.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(&extfile), ext).unwrap();
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "srv.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
             "ca.key",
             "-CAcreateserial",
             "-out",
-            "srv.pem",
+            &pem,
             "-days",
             "2",
             "-extfile",
-            "srv.ext",
+            &extfile,
         ],
     );
 }
@@ -780,47 +793,11 @@ fn a_ca_file_that_cannot_be_used_is_an_error_naming_it() {
 /// cli.pem / cli.key: a client certificate signed by ca.pem (pki); cli-enc.key the same key as
 /// encrypted PKCS#8 (password "s3cret"), cli-legacy.key in OpenSSL's legacy encryption.
 fn client_pki(dir: &Path) {
-    openssl(
+    issue(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "cli.key",
-            "-out",
-            "cli.csr",
-            "-subj",
-            "/CN=lvsd health check",
-        ],
-    );
-    std::fs::write(
-        dir.join("cli.ext"),
+        "cli",
+        "/CN=lvsd health check",
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "cli.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "cli.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "cli.ext",
-        ],
     );
     openssl(
         dir,

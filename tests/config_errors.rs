@@ -71,12 +71,7 @@ fn every_broken_config_fails_at_the_expected_place() {
 fn the_binary_exits_5_and_names_the_place() {
     let f = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/configs/broken/vrid-out-of-range.conf");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(&f)
-        .output()
-        .expect("run lvsd");
+    let out = lvsd_t(&f);
     assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -94,12 +89,7 @@ fn ignored_global_defs_keywords_each_get_a_warning_with_their_place() {
         "global_defs {\n  router_id lb1\n  enable_snmp_vrrp\n  vrrp_iptables LVSD\n  umask 022\n  process_names\n}\n",
     )
     .expect("write config");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(&f)
-        .output()
-        .expect("run lvsd");
+    let out = lvsd_t(&f);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "warnings only: {err}");
     for (line, kw) in [
@@ -132,12 +122,7 @@ fn a_file_of_garbage_prints_the_first_thousand_errors_and_counts_the_rest() {
         ));
     }
     std::fs::write(&f, text).expect("write config");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-t")
-        .arg("-f")
-        .arg(&f)
-        .output()
-        .expect("run lvsd");
+    let out = lvsd_t(&f);
     assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
     let errors = err.lines().filter(|l| l.contains(": error: ")).count();
@@ -176,4 +161,14 @@ fn a_file_of_garbage_prints_the_first_thousand_errors_and_counts_the_rest() {
         total >= 3000,
         "each instance has at least its router id error: {total}"
     );
+}
+
+/// `lvsd -t -f FILE`.
+fn lvsd_t(f: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(f)
+        .output()
+        .expect("run lvsd")
 }
