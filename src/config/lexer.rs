@@ -22,6 +22,15 @@ pub struct Token {
 }
 
 pub fn tokenize(line: &Line, diags: &mut Diags, out: &mut Vec<Token>) {
+    if line.text.bytes().any(|b| matches!(b, b'"' | b'\'' | b'$')) {
+        general(line, diags, out);
+    } else {
+        plain(line, out);
+    }
+}
+
+/// Any line: quotes, escapes and `${...}` as well.
+fn general(line: &Line, diags: &mut Diags, out: &mut Vec<Token>) {
     let chars: Vec<char> = line.text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -81,6 +90,42 @@ pub fn tokenize(line: &Line, diags: &mut Diags, out: &mut Vec<Token>) {
             span: line.span_at(start),
         });
     }
+}
+
+/// A line without quotes or parameters, as nearly every line is: words are slices of it, split at
+/// white space and braces (a reload of a 10,000-service file tokenizes 170,000 lines).
+fn plain(line: &Line, out: &mut Vec<Token>) {
+    let text = line.text.as_str();
+    // (byte offset, char index) where the current word started.
+    let mut word: Option<(usize, usize)> = None;
+    let end_word = |word: &mut Option<(usize, usize)>, at: usize, out: &mut Vec<Token>| {
+        if let Some((b, c)) = word.take() {
+            out.push(Token {
+                kind: TokKind::Word,
+                text: text[b..at].to_string(),
+                span: line.span_at(c),
+            });
+        }
+    };
+    for (n, (at, c)) in text.char_indices().enumerate() {
+        if c.is_whitespace() {
+            end_word(&mut word, at, out);
+        } else if c == '{' || c == '}' {
+            end_word(&mut word, at, out);
+            out.push(Token {
+                kind: if c == '{' {
+                    TokKind::Open
+                } else {
+                    TokKind::Close
+                },
+                text: c.to_string(),
+                span: line.span_at(n),
+            });
+        } else if word.is_none() {
+            word = Some((at, n));
+        }
+    }
+    end_word(&mut word, text.len(), out);
 }
 
 /// Reads a quoted part starting at `chars[start]` (the quote); returns the index after the closing quote.
@@ -207,6 +252,30 @@ mod tests {
                 (TokKind::Close, "}", 23)
             ]
         );
+    }
+
+    #[test]
+    fn plain_lines_split_as_the_general_path_does() {
+        for text in [
+            "virtual_server 10.0.0.1 80 {",
+            "  real_server\t10.0.0.2 8080{weight 1}  ",
+            "}}{ a{b}c ",
+            "métrique é{ü } \\x",
+            "",
+            "   ",
+        ] {
+            let line = Line {
+                text: text.to_string(),
+                file: 0,
+                line: 1,
+                cols: Cols::Offset(3),
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut d = Diags::default();
+            plain(&line, &mut a);
+            general(&line, &mut d, &mut b);
+            assert_eq!(a, b, "{text:?}");
+        }
     }
 
     #[test]

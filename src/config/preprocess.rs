@@ -93,15 +93,17 @@ impl Piece {
     }
 
     /// The piece without leading/trailing white space.
-    fn trimmed(self) -> Piece {
-        let lead = self.text.chars().take_while(|c| c.is_whitespace()).count();
-        let body: String = self.text.trim().to_string();
-        Piece {
-            cols: self.cols.skip(lead),
-            text: body,
-            file: self.file,
-            line: self.line,
+    /// Without white space around it, in place (nearly every line is already trimmed).
+    fn trimmed(mut self) -> Piece {
+        let end = self.text.trim_end().len();
+        self.text.truncate(end);
+        let start = self.text.len() - self.text.trim_start().len();
+        if start > 0 {
+            let lead = self.text[..start].chars().count();
+            self.text.drain(..start);
+            self.cols = self.cols.skip(lead);
         }
+        self
     }
 
     /// The piece from character `n` on.
@@ -203,7 +205,11 @@ impl<'a> Preprocessor<'a> {
             }
         };
         let file = self.sources.add(path);
-        let text = String::from_utf8_lossy(&bytes);
+        // Validated at full speed first; the lossy decoder only for a file that needs it.
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&bytes),
+        };
         if matches!(text, std::borrow::Cow::Owned(_)) {
             self.diags.warn(
                 Span {
@@ -219,13 +225,15 @@ impl<'a> Preprocessor<'a> {
         let mut i = 0;
         while i < raw.len() {
             let line_no = (i + 1) as u32;
+            let body = strip_comment(raw[i]);
+            let trimmed = body.trim();
+            let lead = body[..body.len() - body.trim_start().len()].chars().count();
             let piece = Piece {
-                text: strip_comment(raw[i]).to_string(),
+                text: trimmed.to_string(),
                 file,
                 line: line_no,
-                cols: Cols::Offset(1),
-            }
-            .trimmed();
+                cols: Cols::Offset(1 + lead as u32),
+            };
             i += 1;
             // A multi-line definition `$NAME= \` takes the following lines up to one without `\`.
             if let Some(selected) = self.select_conditional(piece) {
@@ -343,13 +351,9 @@ impl<'a> Preprocessor<'a> {
     }
 
     fn emit_or_include(&mut self, piece: Piece) {
-        let first: String = piece
-            .text
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
+        let first = piece.text.split(char::is_whitespace).next().unwrap_or("");
         if matches!(
-            first.as_str(),
+            first,
             "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
         ) {
             let arg = piece.text[first.len()..].trim();
@@ -644,6 +648,9 @@ impl<'a> Preprocessor<'a> {
 
 /// The line with any `#` or `!` comment removed (not inside quotes).
 pub fn strip_comment(line: &str) -> &str {
+    if !line.bytes().any(|b| b == b'#' || b == b'!') {
+        return line;
+    }
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for (i, c) in line.char_indices() {

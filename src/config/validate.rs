@@ -543,16 +543,22 @@ pub(crate) fn vs_label(vs: &VirtualServer) -> String {
 /// second ("Service already exists") and the second's real servers are added to the first's table.
 /// lvsd keeps the first block's settings and adds the second's new real servers to it.
 fn merge_duplicates(ctx: &mut Ctx, list: &mut Vec<VirtualServer>) {
-    let mut first: HashMap<String, usize> = HashMap::new();
+    // Keyed as vs_label names them (a fwmark service whatever its protocol), without a string each.
+    let mut first: HashMap<(VsKey, Option<Protocol>), usize> = HashMap::new();
     let mut n = 0;
     while n < list.len() {
-        let key = vs_label(&list[n]);
-        let Some(&at) = first.get(&key) else {
-            first.insert(key, n);
-            n += 1;
-            continue;
+        let vs = &list[n];
+        let proto = (!matches!(vs.key, VsKey::Fwmark { .. })).then_some(vs.protocol);
+        let at = match first.entry((vs.key.clone(), proto)) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(n);
+                n += 1;
+                continue;
+            }
         };
         let dup = list.remove(n);
+        let key = vs_label(&dup);
         ctx.warn(dup.span, format!(
             "virtual_server {key} is defined twice (first at line {}): the kernel has one such service, so its settings are the first block's and this block only adds its real servers, as with keepalived",
             list[at].span.line

@@ -129,7 +129,11 @@ impl Ctx<'_> {
 
     /// The single argument as a number in `min..=max`.
     pub fn num(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
-        let t = self.one(node, &format!("a whole number from {min} to {max}"))?;
+        // The message only when it is needed: numbers are most of a large file's values.
+        let t = match node.args.first() {
+            Some(_) => self.one(node, "")?,
+            None => self.one(node, &format!("a whole number from {min} to {max}"))?,
+        };
         self.int_in(node, t, min, max)
     }
 

@@ -329,28 +329,47 @@ async fn apply_reload(
     lvs_tx: &mpsc::Sender<lvs_engine::Control>,
     announce_tx: &mpsc::Sender<crate::announce::engine::Control>,
 ) {
-    // Before the engines hear of it, so the status views are the new ones when their reports come.
-    crate::status::emit(crate::status::Event::Reloaded(new.clone()));
-    if !cli.check && vrrp_tx.send(Control::Reload(new.clone())).await.is_err() {
+    // The engines are told first and the status views after, so the director's kernel request does
+    // not wait behind the views' rebuild (everything runs on one thread). The views still hear of
+    // the reload before any engine can report on the new configuration: no engine runs before this
+    // task yields, and a full queue is waited for only after the views were told.
+    let vrrp = (!cli.check).then(|| offer(vrrp_tx, Control::Reload(new.clone())));
+    let lvs = (!cli.vrrp).then(|| offer(lvs_tx, lvs_engine::Control::Reload(new.clone())));
+    let announce = offer(
+        announce_tx,
+        crate::announce::engine::Control::Reload(new.clone()),
+    );
+    crate::status::emit(crate::status::Event::Reloaded(new));
+    if !finish_offer(vrrp_tx, vrrp).await {
         warn!("reload: VRRP is not running");
     }
-    if !cli.vrrp
-        && lvs_tx
-            .send(lvs_engine::Control::Reload(new.clone()))
-            .await
-            .is_err()
-    {
+    if !finish_offer(lvs_tx, lvs).await {
         warn!("reload: health checks and IPVS are not running");
     }
-    if announce_tx
-        .send(crate::announce::engine::Control::Reload(new))
-        .await
-        .is_err()
-    {
+    if !finish_offer(announce_tx, Some(announce)).await {
         warn!("reload: the BGP announcer is not running");
     }
     sdnotify::ready();
     info!("reload done");
+}
+
+/// A message handed to an engine without waiting: `Ok(None)` taken, `Ok(Some)` back when its
+/// queue is full, `Err` when the engine has stopped.
+fn offer<T>(tx: &mpsc::Sender<T>, msg: T) -> Result<Option<T>, ()> {
+    match tx.try_send(msg) {
+        Ok(()) => Ok(None),
+        Err(mpsc::error::TrySendError::Full(m)) => Ok(Some(m)),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+    }
+}
+
+/// Waits for a queue `offer` found full; false when the engine has stopped. `None`: not offered.
+async fn finish_offer<T>(tx: &mpsc::Sender<T>, offered: Option<Result<Option<T>, ()>>) -> bool {
+    match offered {
+        None | Some(Ok(None)) => true,
+        Some(Ok(Some(m))) => tx.send(m).await.is_ok(),
+        Some(Err(())) => false,
+    }
 }
 
 /// lvsd ctl reload [--dry-run]: what the new file changes (VRRP instances, IPVS operations,

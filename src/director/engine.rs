@@ -269,11 +269,12 @@ pub async fn run(
                     next.carry_state_from(&director);
                     state.reloaded(&director, &next);
                     director = next;
+                    ranks = std::sync::Arc::new(director.ranks());
+                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
+                    // The views after the kernel's request, which does not need them.
                     tracker = tracker.reloaded(&cfg_before, &new);
                     tell(tracker.all(&director));
                     ticking = state.report(&director, None);
-                    ranks = std::sync::Arc::new(director.ranks());
-                    let _ = ktx.send(KernelCmd::Sync { table: director.desired(), ranks: ranks.clone(), reload: true });
                     // Unchanged checkers go on (retry counts, timers); the new state's first events
                     // re-announce every real server, so what the old ones queued is not needed.
                     let carried = runner.stop_for_reload().await;

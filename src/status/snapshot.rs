@@ -1,7 +1,7 @@
 //! What the status outputs show: the configuration plus what the engines reported. Only the status
 //! task writes it, from events; dumps and HTTP read it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use crate::config::model::{Config, Protocol, VirtualServer, VrrpInstance, VsKey};
@@ -191,13 +191,24 @@ impl Snapshot {
                 i.held = old.held;
             }
         }
+        // By label through an index: a scan per server made a 10,000-service reload quadratic.
+        let mut old_by_label: HashMap<&str, &VsView> = HashMap::new();
+        for v in &self.servers {
+            old_by_label.entry(v.label.as_str()).or_insert(v);
+        }
         for vs in &mut next.servers {
-            let Some(old_vs) = self.servers.iter().find(|o| o.label == vs.label) else {
+            let Some(old_vs) = old_by_label.get(vs.label.as_str()) else {
                 continue;
             };
             vs.quorum_up = old_vs.quorum_up;
-            for rs in &mut vs.real_servers {
-                if let Some(old) = old_vs.real_servers.iter().find(|o| o.label == rs.label) {
+            for (n, rs) in vs.real_servers.iter_mut().enumerate() {
+                // Most stay where they were; a scan only for those that moved.
+                let old = old_vs
+                    .real_servers
+                    .get(n)
+                    .filter(|o| o.label == rs.label)
+                    .or_else(|| old_vs.real_servers.iter().find(|o| o.label == rs.label));
+                if let Some(old) = old {
                     let label = std::mem::take(&mut rs.label);
                     *rs = RsView {
                         label,
